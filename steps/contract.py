@@ -1,0 +1,182 @@
+"""The step contract: typed parameters in, typed result out, exit codes that say what failed.
+
+Every step module defines a pydantic ``Params`` model, a ``Result`` model and one function
+``fn(params, settings) -> Result``; ``run_step`` turns that into the command line
+``python -m steps.<name> --flag value ...``. Parameters are validated before any work starts,
+each result field is written as an Argo output parameter (one file per field in
+``$MLOPS_OUTPUTS_DIR``), and errors map to exit codes:
+
+- 65 bad input (data or parameters are wrong: never retried)
+- 75 transient (network, storage, tracking server: retried with backoff)
+- 77 permission denied (credentials or bucket policy: never retried)
+- 78 bad setting (an ``MLOPS_*``/``AWS_*`` variable is wrong: never retried)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 65
+EXIT_TRANSIENT = 75
+EXIT_PERMISSION = 77
+EXIT_BAD_SETTING = 78
+# Exit codes a retry can never fix; the workflow's retry expression skips them.
+NOT_RETRIED = (EXIT_BAD_INPUT, EXIT_PERMISSION, EXIT_BAD_SETTING)
+
+
+class StepError(Exception):
+    """An expected failure: one clear line for the user, and the exit code that classifies it."""
+
+    exit_code = 1
+
+
+class BadInput(StepError):
+    """The data or a parameter is wrong; running again will not help."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class Transient(StepError):
+    """A dependency is unavailable right now; a retry may succeed."""
+
+    exit_code = EXIT_TRANSIENT
+
+
+class PermissionDenied(StepError):
+    """Credentials or policy refuse access; a retry will not help."""
+
+    exit_code = EXIT_PERMISSION
+
+
+class BadSetting(StepError):
+    """An environment setting is invalid."""
+
+    exit_code = EXIT_BAD_SETTING
+
+
+class StepParams(BaseModel):
+    """Base of every step's parameters: every step works inside one run folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_dir: str = ".mlops/runs/manual"
+
+
+class StepResult(BaseModel):
+    """Base of every step's result; each field becomes an output parameter file."""
+
+
+P = TypeVar("P", bound=StepParams)
+R = TypeVar("R", bound=StepResult)
+
+
+def flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def log(step: str, message: str) -> None:
+    """Progress goes to stderr so stdout stays free for the result."""
+    print(f"[{step}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_params(params_type: type[P], argv: list[str], prog: str) -> P:
+    """Parse ``--flag value`` pairs into the params model; pydantic does the typing."""
+    parser = argparse.ArgumentParser(prog=prog, description=params_type.__doc__)
+    for name, info in params_type.model_fields.items():
+        default = info.default if info.default is not None else "unset"
+        parser.add_argument(
+            flag(name),
+            dest=name,
+            default=None,
+            metavar=name.upper(),
+            help=f"{info.description or ''} (default: {default})".strip(),
+        )
+    try:
+        namespace, unknown = parser.parse_known_args(argv)
+    except SystemExit as exc:
+        if exc.code == 0:  # --help
+            raise
+        raise BadInput("invalid command line (see --help)") from None
+    if unknown:
+        raise BadInput(f"unknown parameter {unknown[0]!r} (see --help)")
+    given = {k: v for k, v in vars(namespace).items() if v is not None}
+    try:
+        return params_type.model_validate(given)
+    except ValidationError as exc:
+        raise BadInput(describe_validation_error(exc, flag)) from None
+
+
+def describe_validation_error(exc: ValidationError, name_of: Callable[[str], str]) -> str:
+    """The first problem of a pydantic error as one line naming the parameter."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "value"
+    given = first.get("input")
+    shown = "" if isinstance(given, dict) else f" (got {given!r})"
+    return f"parameter {name_of(where)}: {first['msg']}{shown}"
+
+
+def step_folder(run_dir: str, step: str) -> str:
+    """``<run-dir>/<task name>``: where a step keeps what it writes (``validate_data`` -> ``validate-data``)."""
+    from steps.storage import join
+
+    return join(run_dir, step.replace("_", "-"))
+
+
+def earlier_result(run_dir: str, step: str) -> dict[str, Any]:
+    """The result an earlier step of this run wrote, for flags a user left out."""
+    from steps.storage import exists, join, read_json
+
+    uri = join(step_folder(run_dir, step), "result.json")
+    if not exists(uri):
+        raise BadInput(f"{run_dir}: no result of step '{step}' in this run folder; run it first")
+    return read_json(uri)
+
+
+def write_outputs(result: StepResult, outputs_dir: Path) -> None:
+    """One file per field, as Argo's ``valueFrom.path`` output parameters expect."""
+    outputs_dir.mkdir(parents=True, exist_ok=True)
+    for name, value in result.model_dump(mode="json").items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        target = outputs_dir / name.replace("_", "-")
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(target)
+
+
+def run_step(
+    name: str,
+    params_type: type[P],
+    fn: Callable[[P, Any], R],
+    argv: list[str] | None = None,
+) -> None:
+    """Entry point of ``python -m steps.<name>``: parse, run, write outputs, exit with the contract's code."""
+    from workflows.settings import load_settings
+
+    try:
+        settings = load_settings()
+        params = parse_params(params_type, sys.argv[1:] if argv is None else argv, f"steps.{name}")
+        result = fn(params, settings)
+        write_outputs(result, Path(os.environ.get("MLOPS_OUTPUTS_DIR", "/tmp/outputs")))
+        from steps.storage import join, write_json
+
+        write_json(join(step_folder(params.run_dir, name), "result.json"), result.model_dump(mode="json"))
+    except StepError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception:  # an unexpected failure is a bug: keep the traceback for whoever fixes it
+        traceback.print_exc()
+        sys.exit(1)
+    print(result.model_dump_json(), flush=True)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,31 @@
+"""The served model: preprocessing and network in one MLflow pyfunc that scores raw columns."""
+
+from __future__ import annotations
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+
+class TabularClassifier(mlflow.pyfunc.PythonModel):
+    """Takes the raw feature columns (a DataFrame), returns the probability of the positive class."""
+
+    def load_context(self, context) -> None:
+        import joblib
+        import torch
+
+        from steps.network import build_mlp
+
+        self.preprocessor = joblib.load(context.artifacts["preprocessor"])
+        bundle = torch.load(context.artifacts["network"], map_location="cpu", weights_only=True)
+        self.network = build_mlp(bundle["input_dim"], bundle["hidden_sizes"], bundle["dropout"])
+        self.network.load_state_dict(bundle["state_dict"])
+        self.network.eval()
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        import torch
+
+        features = self.preprocessor.transform(model_input).astype(np.float32, copy=False)
+        with torch.inference_mode():
+            logits = self.network(torch.from_numpy(features)).squeeze(1)
+        return torch.sigmoid(logits).numpy().astype(np.float64)

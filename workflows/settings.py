@@ -1,0 +1,113 @@
+"""One typed settings object: *where* things are (storage, tracking, images, cluster).
+
+Read from ``MLOPS_*`` variables plus the standard ``MLFLOW_TRACKING_URI`` and
+``AWS_ENDPOINT_URL``; every default works on a laptop with nothing installed. *What* a run
+does (epochs, thresholds) is a workflow parameter, never a setting.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+ENV_PREFIX = "MLOPS_"
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop and a cluster."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    storage_root: str = Field(".mlops", description="holds runs, the MLflow database and artifacts")
+    data_uri: str = Field("data/", description="default dataset location (folder, file or s3://)")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MLOPS_MLFLOW_TRACKING_URI"),
+        description="default: sqlite under the storage root",
+    )
+    mlflow_ui_url: str | None = Field(None, description="base URL for links to MLflow runs")
+    model_name: str = Field("fraud-detector", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    experiment: str = "fraud-detector"
+    target_column: str = "target"
+    feature_columns: list[str] = Field(
+        default_factory=list, description="JSON list; empty means inferred from the data"
+    )
+    image: str = "ghcr.io/argo-mlops/steps:0.1.0"
+    gpu_image: str = "ghcr.io/argo-mlops/steps-gpu:0.1.0"
+    namespace: str = "argo-mlops"
+    service_account: str = "argo-mlops-workflow"
+    gpu_node_selector: dict[str, str] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
+    gpu_toleration_key: str = "nvidia.com/gpu"
+    spot_node_selector: dict[str, str] = Field(default_factory=lambda: {"karpenter.sh/capacity-type": "spot"})
+    on_demand_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"karpenter.sh/capacity-type": "on-demand"}
+    )
+    notify_url: str | None = Field(None, description="Slack-compatible webhook for run summaries")
+    aws_endpoint_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_ENDPOINT_URL", "MLOPS_AWS_ENDPOINT_URL"),
+        description="S3-compatible endpoint (MinIO, moto); boto3 reads it too",
+    )
+    git_commit: str | None = Field(None, description="source commit recorded in model lineage")
+
+    @field_validator("notify_url", "mlflow_ui_url", "aws_endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value or None
+
+    @field_validator("storage_root")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @cached_property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI; locally a sqlite file under the storage root."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{Path(self.storage_root).resolve() / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where a locally created experiment keeps its artifacts."""
+        return str(Path(self.storage_root).resolve() / "mlartifacts")
+
+    @property
+    def runs_root(self) -> str:
+        return f"{self.storage_root.rstrip('/')}/runs"
+
+    def run_dir(self, run_name: str) -> str:
+        return f"{self.runs_root}/{run_name}"
+
+
+def env_name(field: str) -> str:
+    """The environment variable a settings field is read from."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings() -> Settings:
+    """Build the settings at an entry point; a bad variable fails here, named."""
+    from steps.contract import BadSetting
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        name = env_name(field) if field in Settings.model_fields else field
+        raise BadSetting(f"setting {name}: {first['msg']}") from None
+    except SettingsError as exc:  # a value that is not valid JSON for a list or dict field
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(found.group(1)) if found else "MLOPS_*"
+        raise BadSetting(f"setting {name}: not valid JSON for this field") from None
