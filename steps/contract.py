@@ -146,7 +146,8 @@ def write_outputs(result: StepResult, outputs_dir: Path) -> None:
     """One file per field, as Argo's ``valueFrom.path`` output parameters expect."""
     outputs_dir.mkdir(parents=True, exist_ok=True)
     for name, value in result.model_dump(mode="json").items():
-        text = value if isinstance(value, str) else json.dumps(value)
+        # Argo reads a parameter file as text: None is an empty value, not the word "null".
+        text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
         target = outputs_dir / name.replace("_", "-")
         tmp = target.with_suffix(".tmp")
         tmp.write_text(text)

@@ -264,7 +264,9 @@ def model_signature(numeric: list[str], categorical: list[str]):
     from mlflow.types import DataType
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    inputs = [ColSpec(AnyType(), name) for name in numeric] + [ColSpec(DataType.string, name) for name in categorical]
+    inputs = [ColSpec(AnyType(), name) for name in numeric] + [
+        ColSpec(DataType.string, name) for name in categorical
+    ]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec(DataType.double, "probability")]))
 
 

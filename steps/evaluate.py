@@ -1,0 +1,185 @@
+"""Evaluate: score the new model and the current champion on the same test split, and decide.
+
+Both models are loaded as the pyfunc they are served as and score the raw test rows, so the
+comparison covers preprocessing too. Metrics: ROC AUC, PR AUC, log loss, and F1 at the threshold
+that maximises F1 on the validation split. The decision is ``promote`` when the new AUC reaches
+``--min-auc`` and beats the champion's by ``--min-delta`` (or there is no champion), else
+``reject``, with the reason. ROC and PR curves and the confusion matrix go to the MLflow run.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from steps import storage
+from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step, step_folder
+
+CHAMPION = "champion"
+
+
+class EvaluateParams(StepParams):
+    """Compare the trained model with the champion on the test split and decide promote or reject."""
+
+    run_id: str | None = Field(None, description="MLflow run of the new model; default from train")
+    model_uri: str | None = Field(None, description="the new model; default from train")
+    model_name: str | None = Field(None, description="registered model; default MLOPS_MODEL_NAME")
+    min_auc: float = Field(0.7, ge=0, le=1, description="lowest test ROC AUC a model may be promoted with")
+    min_delta: float = Field(0.0, ge=-1, le=1, description="AUC gain over the champion needed to promote")
+
+
+class EvaluateResult(StepResult):
+    decision: Literal["promote", "reject"]
+    reason: str
+    auc: float
+    champion_version: str | None
+    champion_auc: float | None
+    metrics: dict[str, float]
+
+
+def score(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, f1_score, log_loss, roc_auc_score
+
+    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    return {
+        "roc_auc": float(roc_auc_score(labels, probabilities)),
+        "pr_auc": float(average_precision_score(labels, probabilities)),
+        "f1": float(f1_score(labels, probabilities >= threshold, zero_division=0)),
+        "log_loss": float(log_loss(labels, clipped, labels=[0, 1])),
+    }
+
+
+def best_f1_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The probability cut that maximises F1 on held-out data (0.5 is far off for rare fraud)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(labels, probabilities)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
+
+
+def decide(auc: float, champion_auc: float | None, params: EvaluateParams, same_run: bool) -> tuple[str, str]:
+    if auc < params.min_auc:
+        return "reject", f"test AUC {auc:.4f} is below min-auc {params.min_auc:.4f}"
+    if champion_auc is None:
+        return "promote", f"test AUC {auc:.4f} >= min-auc {params.min_auc:.4f} and there is no champion yet"
+    if same_run:
+        return "promote", "this model is already the champion"
+    needed = champion_auc + params.min_delta
+    if auc >= needed:
+        return (
+            "promote",
+            f"test AUC {auc:.4f} >= champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}",
+        )
+    return "reject", f"test AUC {auc:.4f} < champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}"
+
+
+def predict(model, frame) -> np.ndarray:
+    """Probabilities from the model's own input columns (the rest of the row is not its business)."""
+    schema = model.metadata.get_input_schema()
+    columns = schema.input_names() if schema is not None else list(frame.columns)
+    return np.asarray(model.predict(frame[columns]), dtype=float)
+
+
+def find_champion(client, name: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
+def plots(labels: np.ndarray, curves: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
+    """ROC and PR curves of every model, and the new model's confusion matrix."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    roc, roc_ax = plt.subplots(figsize=(5, 5))
+    pr, pr_ax = plt.subplots(figsize=(5, 5))
+    for name, probabilities in curves.items():
+        RocCurveDisplay.from_predictions(labels, probabilities, name=name, ax=roc_ax)
+        PrecisionRecallDisplay.from_predictions(labels, probabilities, name=name, ax=pr_ax)
+    matrix, matrix_ax = plt.subplots(figsize=(4, 4))
+    ConfusionMatrixDisplay.from_predictions(labels, curves["new"] >= threshold, ax=matrix_ax, colorbar=False)
+    matrix_ax.set_title(f"threshold {threshold:.3f}")
+    return {
+        "evaluation/roc_curve.png": roc,
+        "evaluation/pr_curve.png": pr,
+        "evaluation/confusion_matrix.png": matrix,
+    }
+
+
+def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
+    """Score new model and champion on the test split; decide promote or reject, with the reason."""
+    import mlflow.pyfunc
+
+    from steps.tracking import connect, tracking_errors
+
+    trained = earlier_result(params.run_dir, "train") if not (params.run_id and params.model_uri) else {}
+    run_id = params.run_id or trained["run_id"]
+    model_uri = params.model_uri or trained["model_uri"]
+    name = params.model_name or settings.model_name
+    source = step_folder(params.run_dir, "ingest")
+    test = storage.read_table(storage.join(source, "test.parquet"))
+    validation = storage.read_table(storage.join(source, "validation.parquet"))
+    target = storage.read_json(storage.join(source, "metadata.json"))["target_column"]
+    labels = test[target].to_numpy().astype(int)
+
+    with tracking_errors("loading the models"):
+        client = connect(settings)
+        model = mlflow.pyfunc.load_model(model_uri)
+        threshold = best_f1_threshold(validation[target].to_numpy().astype(int), predict(model, validation))
+        curves = {"new": predict(model, test)}
+        champion = find_champion(client, name)
+        champion_metrics = None
+        if champion is not None:
+            champion_model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+            curves["champion"] = predict(champion_model, test)
+            champion_metrics = score(labels, curves["champion"], threshold)
+    if len(np.unique(labels)) < 2:
+        raise BadInput(f"column '{target}': the test split has one class; AUC is undefined")
+    metrics = score(labels, curves["new"], threshold) | {"threshold": threshold}
+    same_run = champion is not None and champion.run_id == run_id
+    champion_auc = champion_metrics["roc_auc"] if champion_metrics else None
+    decision, reason = decide(metrics["roc_auc"], champion_auc, params, same_run)
+
+    logged = {f"test_{k}": v for k, v in metrics.items()}
+    if champion_metrics:
+        logged |= {f"champion_test_{k}": v for k, v in champion_metrics.items()}
+    with tracking_errors("logging the evaluation"):
+        from steps.train import _as_metrics, _as_tags
+
+        client.log_batch(
+            run_id,
+            metrics=_as_metrics(logged, 0),
+            tags=_as_tags({"mlops.decision": decision, "mlops.decision_reason": reason}),
+        )
+        for path, figure in plots(labels, curves, threshold).items():
+            client.log_figure(run_id, figure, path)
+    storage.write_json(storage.join(step_folder(params.run_dir, "evaluate"), "metrics.json"), logged)
+    log("evaluate", f"{decision}: {reason}")
+    return EvaluateResult(
+        decision=decision,
+        reason=reason,
+        auc=round(metrics["roc_auc"], 6),
+        champion_version=champion.version if champion is not None else None,
+        champion_auc=round(champion_auc, 6) if champion_auc is not None else None,
+        metrics={k: round(v, 6) for k, v in logged.items()},
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_step("evaluate", EvaluateParams, evaluate, argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

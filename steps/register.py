@@ -1,0 +1,127 @@
+"""Register: make the trained model a version in MLflow's registry, with its lineage.
+
+Every evaluated model becomes a version aliased ``challenger``; only a ``promote`` decision moves
+the ``champion`` alias (the previous champion is recorded on the new version for rollback).
+Lineage tags say where the version came from: data fingerprint and URI, workflow name and uid,
+git commit and image. Running it again for the same MLflow run creates no second version.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Literal
+
+from pydantic import Field
+
+from steps.contract import StepParams, StepResult, earlier_result, log, run_step
+from steps.evaluate import CHAMPION, find_champion
+
+CHALLENGER = "challenger"
+
+
+class RegisterParams(StepParams):
+    """Register the model version, alias it challenger, and champion when promoted."""
+
+    run_id: str | None = Field(None, description="MLflow run of the model; default from train")
+    model_uri: str | None = Field(None, description="default from train")
+    model_name: str | None = Field(None, description="registered model; default MLOPS_MODEL_NAME")
+    decision: Literal["promote", "reject"] | None = Field(None, description="default from evaluate")
+    workflow_name: str | None = Field(None, description="default: the run folder's name")
+    workflow_uid: str = ""
+    git_commit: str | None = Field(None, description="default MLOPS_GIT_COMMIT or this checkout's HEAD")
+    image: str | None = Field(None, description="default MLOPS_IMAGE")
+
+
+class RegisterResult(StepResult):
+    model_name: str
+    version: str
+    champion_version: str
+    promoted: bool
+
+
+def checkout_commit() -> str:
+    """HEAD of the checkout the step runs from, when it runs from one."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def existing_version(client, name: str, run_id: str):
+    """The version already registered from this run, if any (so a retry registers nothing new)."""
+    found = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def register(params: RegisterParams, settings) -> RegisterResult:
+    """Register (once) and alias the model; returns its version and the champion's."""
+    from mlflow.exceptions import MlflowException
+
+    from steps.tracking import connect, tracking_errors
+
+    trained = earlier_result(params.run_dir, "train") if not (params.run_id and params.model_uri) else {}
+    run_id = params.run_id or trained["run_id"]
+    model_uri = params.model_uri or trained["model_uri"]
+    decision = params.decision or earlier_result(params.run_dir, "evaluate")["decision"]
+    name = params.model_name or settings.model_name
+
+    with tracking_errors("registering the model"):
+        client = connect(settings)
+        run_tags = client.get_run(run_id).data.tags
+        lineage = {
+            "mlops.data_fingerprint": run_tags.get("mlops.data_fingerprint", ""),
+            "mlops.data_uri": run_tags.get("mlops.data_uri", ""),
+            "mlops.workflow_name": params.workflow_name or params.run_dir.rstrip("/").rsplit("/", 1)[-1],
+            "mlops.workflow_uid": params.workflow_uid,
+            "mlops.git_commit": params.git_commit or settings.git_commit or checkout_commit(),
+            "mlops.image": params.image or settings.image,
+            "mlops.decision": decision,
+            "mlops.decision_reason": run_tags.get("mlops.decision_reason", ""),
+        }
+        try:
+            client.create_registered_model(name, description="Registered by argo-mlops")
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = existing_version(client, name, run_id)
+        if version is None:
+            version = client.create_model_version(name, model_uri, run_id=run_id, tags=lineage)
+            log("register", f"registered {name} version {version.version}")
+        else:
+            log(
+                "register",
+                f"{name} version {version.version} already holds run {run_id}; not registering again",
+            )
+        client.set_registered_model_alias(name, CHALLENGER, version.version)
+        champion = find_champion(client, name)
+        if decision == "promote" and (champion is None or champion.version != version.version):
+            if champion is not None:
+                client.set_model_version_tag(
+                    name, version.version, "mlops.previous_champion", champion.version
+                )
+            client.set_registered_model_alias(name, CHAMPION, version.version)
+            log(
+                "register",
+                f"{name}@{CHAMPION} -> version {version.version} (was {champion.version if champion else 'none'})",
+            )
+            champion_version = str(version.version)
+        else:
+            champion_version = str(champion.version) if champion is not None else ""
+    return RegisterResult(
+        model_name=name,
+        version=str(version.version),
+        champion_version=champion_version,
+        promoted=champion_version == str(version.version),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_step("register", RegisterParams, register, argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
