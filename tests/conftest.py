@@ -1,0 +1,161 @@
+"""Shared fixtures: real servers on loopback (MLflow, moto's S3), sample data, step subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} not up after {seconds}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> Iterator[Server]:
+    """A real ``mlflow server`` on sqlite, on loopback."""
+    home = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    log = home / "server.log"
+    env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    command = [
+        str(BIN / "mlflow"), "server",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/health", process, 90, log)
+        yield Server(url, process)
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory) -> Iterator[Server]:
+    """moto's S3 API server on loopback, as its own process."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/moto-api/", process, 30, log)
+        yield Server(url, process)
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch) -> dict[str, str]:
+    """Environment for boto3 (in this process and in step subprocesses) pointing at moto."""
+    env = {
+        "AWS_ENDPOINT_URL": s3_server.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    from steps import storage
+
+    storage.s3_client.cache_clear()
+    return env
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory) -> Path:
+    """A small generated fraud dataset in 3 Parquet partitions."""
+    from workflows.sample_data import generate, write_partitions
+
+    out = tmp_path_factory.mktemp("data") / "transactions"
+    write_partitions(generate(6000, seed=11), str(out), 3)
+    return out
+
+
+@dataclass
+class StepRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str]
+
+    @property
+    def result(self) -> dict:
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if ": error:" in line or "Traceback" in line]
+
+
+def run_step(
+    step: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+) -> StepRun:
+    """``python -m steps.<step> ARGS`` as a real subprocess; returns its exit code, streams and outputs."""
+    outputs = Path(cwd or ROOT) / ".outputs" / f"{step}-{time.monotonic_ns()}"
+    full_env = os.environ | (env or {}) | {"MLOPS_OUTPUTS_DIR": str(outputs), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", f"steps.{step}", *args],
+        capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout, check=False,
+    )  # fmt: skip
+    found = {p.name: p.read_text() for p in outputs.glob("*")} if outputs.exists() else {}
+    return StepRun(done.returncode, done.stdout, done.stderr, found)
+
+
+def local_env(root: Path, tracking_uri: str | None = None) -> dict[str, str]:
+    """Settings for a step subprocess: everything under ``root``; MLflow at ``tracking_uri`` if given."""
+    env = {"MLOPS_STORAGE_ROOT": str(root / ".mlops")}
+    env["MLFLOW_TRACKING_URI"] = tracking_uri or f"sqlite:///{root / '.mlops' / 'mlflow.db'}"
+    return env
