@@ -59,6 +59,7 @@ def existing_version(client, name: str, run_id: str):
 
 def register(params: RegisterParams, settings) -> RegisterResult:
     """Register (once) and alias the model; returns its version and the champion's."""
+    import mlflow
     from mlflow.exceptions import MlflowException
 
     from steps.tracking import connect, tracking_errors
@@ -89,7 +90,7 @@ def register(params: RegisterParams, settings) -> RegisterResult:
                 raise
         version = existing_version(client, name, run_id)
         if version is None:
-            version = client.create_model_version(name, model_uri, run_id=run_id, tags=lineage)
+            version = mlflow.register_model(model_uri, name, tags=lineage)
             log("register", f"registered {name} version {version.version}")
         else:
             log(
