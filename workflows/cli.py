@@ -60,7 +60,9 @@ def data_generate(
     frame = generate(rows, seed=seed, drift=drift, start=start, days=days)
     written = write_partitions(frame, out, partitions, overwrite=overwrite)
     fraud = frame["target"].mean()
-    err.print(f"wrote {len(frame):,} rows ({fraud:.2%} fraud, drift {drift}) to {len(written)} files under {out}")
+    err.print(
+        f"wrote {len(frame):,} rows ({fraud:.2%} fraud, drift {drift}) to {len(written)} files under {out}"
+    )
 
 
 @app.command("settings")

@@ -19,7 +19,16 @@ import pandas as pd
 from steps import storage
 from steps.contract import BadInput
 
-CATEGORIES = ("grocery", "gas", "restaurants", "online_retail", "electronics", "travel", "entertainment", "health")
+CATEGORIES = (
+    "grocery",
+    "gas",
+    "restaurants",
+    "online_retail",
+    "electronics",
+    "travel",
+    "entertainment",
+    "health",
+)
 CATEGORY_SHARE = np.array([0.26, 0.14, 0.17, 0.16, 0.06, 0.05, 0.09, 0.07])
 # Shares that drift pulls toward: more online shopping, electronics, travel.
 CATEGORY_SHARE_DRIFTED = np.array([0.18, 0.10, 0.14, 0.28, 0.11, 0.08, 0.07, 0.04])
@@ -41,7 +50,9 @@ def _solve_intercept(score: np.ndarray, rate: float) -> float:
     return (low + high) / 2
 
 
-def generate(rows: int, seed: int = 7, drift: float = 0.0, start: str = "2026-01-01", days: int = 90) -> pd.DataFrame:
+def generate(
+    rows: int, seed: int = 7, drift: float = 0.0, start: str = "2026-01-01", days: int = 90
+) -> pd.DataFrame:
     """``rows`` transactions between ``start`` and ``start + days``, sorted by ``event_time``."""
     if rows < 1:
         raise BadInput(f"parameter --rows: must be at least 1 (got {rows})")
