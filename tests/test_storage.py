@@ -87,3 +87,24 @@ def test_unreachable_s3_is_transient(monkeypatch, s3_env):
     with pytest.raises(Transient, match="cannot reach S3"):
         storage.read_bytes("s3://data/x.parquet")
     storage.s3_client.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind", "text"),
+    [
+        ("AccessDenied", 403, "PermissionDenied", "access denied (AccessDenied)"),
+        ("InvalidAccessKeyId", 403, "PermissionDenied", "check the credentials"),
+        ("SlowDown", 503, "Transient", "S3 is unavailable"),
+        ("InternalError", 500, "Transient", "S3 is unavailable"),
+        ("NoSuchKey", 404, "BadInput", "no such object"),
+        ("InvalidRange", 416, "BadInput", "S3 refused the request"),
+    ],
+)
+def test_s3_errors_are_classified_by_the_exit_code_contract(code, status, kind, text):
+    from botocore.exceptions import ClientError
+
+    error = ClientError(
+        {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetObject"
+    )
+    classified = storage._s3_error("s3://b/k", error)
+    assert type(classified).__name__ == kind and text in str(classified)
