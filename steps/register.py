@@ -1,7 +1,7 @@
 """Register: make the trained model a version in MLflow's registry, with its lineage.
 
-Every evaluated model becomes a version aliased ``challenger``; only a ``promote`` decision moves
-the ``champion`` alias (the previous champion is recorded on the new version for rollback).
+Every evaluated model becomes a version aliased ``challenger``, tagged with the evaluation's
+decision and reason; moving ``champion`` is the ``promote`` step's job (gated on the decision).
 Lineage tags say where the version came from: data fingerprint and URI, workflow name and uid,
 git commit and image. Running it again for the same MLflow run creates no second version.
 """
@@ -15,13 +15,12 @@ from typing import Literal
 from pydantic import Field
 
 from steps.contract import StepParams, StepResult, earlier_result, log, run_step
-from steps.evaluate import CHAMPION, find_champion
 
 CHALLENGER = "challenger"
 
 
 class RegisterParams(StepParams):
-    """Register the model version, alias it challenger, and champion when promoted."""
+    """Register the model version and alias it challenger."""
 
     run_id: str | None = Field(None, description="MLflow run of the model; default from train")
     model_uri: str | None = Field(None, description="default from train")
@@ -36,8 +35,7 @@ class RegisterParams(StepParams):
 class RegisterResult(StepResult):
     model_name: str
     version: str
-    champion_version: str
-    promoted: bool
+    decision: str
 
 
 def checkout_commit() -> str:
@@ -58,7 +56,7 @@ def existing_version(client, name: str, run_id: str):
 
 
 def register(params: RegisterParams, settings) -> RegisterResult:
-    """Register (once) and alias the model; returns its version and the champion's."""
+    """Register (once) and alias the model challenger; returns its version."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -98,26 +96,7 @@ def register(params: RegisterParams, settings) -> RegisterResult:
                 f"{name} version {version.version} already holds run {run_id}; not registering again",
             )
         client.set_registered_model_alias(name, CHALLENGER, version.version)
-        champion = find_champion(client, name)
-        if decision == "promote" and (champion is None or champion.version != version.version):
-            if champion is not None:
-                client.set_model_version_tag(
-                    name, version.version, "mlops.previous_champion", champion.version
-                )
-            client.set_registered_model_alias(name, CHAMPION, version.version)
-            log(
-                "register",
-                f"{name}@{CHAMPION} -> version {version.version} (was {champion.version if champion else 'none'})",
-            )
-            champion_version = str(version.version)
-        else:
-            champion_version = str(champion.version) if champion is not None else ""
-    return RegisterResult(
-        model_name=name,
-        version=str(version.version),
-        champion_version=champion_version,
-        promoted=champion_version == str(version.version),
-    )
+    return RegisterResult(model_name=name, version=str(version.version), decision=decision)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import StepRun, local_env, run_step
 
 pytestmark = pytest.mark.e2e
-TRAINING_STEPS = ("ingest", "validate_data", "features", "train", "evaluate", "register")
+TRAINING_STEPS = ("ingest", "validate_data", "features", "train", "evaluate", "register", "promote")
 MODEL = "e2e-fraud"
 
 
@@ -62,8 +62,8 @@ def champion_run(registry, sample_data, tmp_path_factory) -> dict:
         "evaluate": ["--min-auc", "0.6"],
     }
     step, done = run_chain(run_dir, registry.env, args)
-    assert (step, done.returncode) == ("register", 0), done.stderr[-3000:]
-    return {"run_dir": run_dir, "register": done.result, "evaluate": _result(run_dir, "evaluate")}
+    assert (step, done.returncode) == ("promote", 0), done.stderr[-3000:]
+    return {"run_dir": run_dir, "register": _result(run_dir, "register"), "evaluate": _result(run_dir, "evaluate")}
 
 
 def _result(run_dir: Path, step: str) -> dict:

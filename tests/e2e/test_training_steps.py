@@ -49,14 +49,15 @@ def test_a_worse_model_becomes_challenger_and_leaves_the_champion(
         "evaluate": ["--min-auc", "0.0"],
     }
     step, done = run_chain(tmp_path / "pass2", registry.env, args)
-    assert (step, done.returncode) == ("register", 0), done.stderr[-3000:]
+    assert (step, done.returncode) == ("promote", 0), done.stderr[-3000:]
     client = MlflowClient(registry.url)
     assert client.get_model_version_by_alias(MODEL, "champion").version == before
     challenger = client.get_model_version_by_alias(MODEL, "challenger")
-    assert challenger.version == done.result["version"] != before
+    assert challenger.version == _result(tmp_path / "pass2", "register")["version"] != before
     assert challenger.tags["mlops.decision"] == "reject"
     assert "< champion" in challenger.tags["mlops.decision_reason"]
-    assert done.result["promoted"] is False
+    assert done.result["promoted"] is False and done.result["champion_version"] == before
+    assert "not promoted: the evaluation decided reject" in done.stderr
 
 
 def test_register_again_creates_no_second_version(champion_run, registry):

@@ -1,0 +1,220 @@
+"""A safe evaluator for the expression forms Argo manifests use, never Python's ``eval``.
+
+Covers ``when`` (govaluate after ``{{...}}`` substitution: ``'promote' == 'promote'``,
+``5 > 3``, bare words as strings), ``depends`` (``a.Succeeded && (b || c.Failed)``) and retry
+``expression`` (expr-lang: ``asInt(lastRetry.exitCode) != 65 && lastRetry.status == 'Error'``).
+Supported: literals (numbers, quoted strings, true/false/nil), names with dots and hyphens,
+``== != < <= > >=``, ``&& || !`` and ``and or not``, ``in [..]``, ``matches``, parentheses and
+the functions ``asInt asFloat string int float len lower upper``. Anything else is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+TOKEN = re.compile(
+    r"""\s*(?:
+    (?P<number>\d+(?:\.\d+)?)
+  | (?P<string>'[^']*'|"[^"]*")
+  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)
+  )""",
+    re.VERBOSE,
+)
+KEYWORDS = {"and": "&&", "or": "||", "not": "!"}
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "asInt": lambda v: int(float(v)),
+    "asFloat": float,
+    "int": lambda v: int(float(v)),
+    "float": float,
+    "string": str,
+    "len": len,
+    "lower": lambda v: str(v).lower(),
+    "upper": lambda v: str(v).upper(),
+}
+BINARY_POWER = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "matches": 4}
+
+
+class ExpressionError(ValueError):
+    """The expression is malformed or uses something this evaluator does not support."""
+
+
+@dataclass
+class Token:
+    kind: str
+    text: str
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens, position = [], 0
+    text = text.rstrip()
+    while position < len(text):
+        match = TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise ExpressionError(f"unexpected {text[position:].strip()[:20]!r} in expression {text!r}")
+        kind = match.lastgroup or ""
+        value = match.group(kind)
+        if kind == "name" and value in KEYWORDS:
+            kind, value = "op", KEYWORDS[value]
+        elif kind == "name" and value in ("in", "matches"):
+            kind = "op"
+        tokens.append(Token(kind, value))
+        position = match.end()
+    return tokens
+
+
+class Parser:
+    """Pratt parser producing nested tuples; evaluation happens afterwards, on the tree."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.index = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.index] if self.index < len(self.tokens) else None
+
+    def take(self, text: str | None = None) -> Token:
+        token = self.peek()
+        if token is None or (text is not None and token.text != text):
+            raise ExpressionError(f"expected {text or 'more'} in expression {self.text!r}")
+        self.index += 1
+        return token
+
+    def parse(self) -> tuple:
+        if not self.tokens:
+            raise ExpressionError("empty expression")
+        tree = self.expression(0)
+        if self.peek() is not None:
+            raise ExpressionError(f"unexpected {self.peek().text!r} in expression {self.text!r}")
+        return tree
+
+    def expression(self, min_power: int) -> tuple:
+        left = self.unary()
+        while (
+            (token := self.peek()) is not None
+            and token.kind == "op"
+            and BINARY_POWER.get(token.text, 0) > min_power
+        ):
+            self.take()
+            right = self.expression(BINARY_POWER[token.text])
+            left = ("binary", token.text, left, right)
+        return left
+
+    def unary(self) -> tuple:
+        token = self.take()
+        if token.kind == "op" and token.text == "!":
+            return ("not", self.unary())
+        if token.kind == "op" and token.text == "(":
+            inner = self.expression(0)
+            self.take(")")
+            return inner
+        if token.kind == "op" and token.text == "[":
+            items = []
+            while self.peek() is not None and self.peek().text != "]":
+                items.append(self.expression(0))
+                if self.peek() is not None and self.peek().text == ",":
+                    self.take(",")
+            self.take("]")
+            return ("list", items)
+        if token.kind == "number":
+            return ("literal", float(token.text) if "." in token.text else int(token.text))
+        if token.kind == "string":
+            return ("literal", token.text[1:-1])
+        if token.kind == "name":
+            if token.text in ("true", "false"):
+                return ("literal", token.text == "true")
+            if token.text == "nil":
+                return ("literal", None)
+            if self.peek() is not None and self.peek().text == "(":
+                return self.call(token.text)
+            return ("name", token.text)
+        raise ExpressionError(f"unexpected {token.text!r} in expression {self.text!r}")
+
+    def call(self, name: str) -> tuple:
+        if name not in FUNCTIONS:
+            raise ExpressionError(f"unsupported function {name}() in expression {self.text!r}")
+        self.take("(")
+        arguments = []
+        while self.peek() is not None and self.peek().text != ")":
+            arguments.append(self.expression(0))
+            if self.peek() is not None and self.peek().text == ",":
+                self.take(",")
+        self.take(")")
+        return ("call", name, arguments)
+
+
+def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
+    """Numbers compare as numbers even when one side arrived as text after substitution."""
+    try:
+        if (
+            isinstance(left, str | int | float)
+            and isinstance(right, str | int | float)
+            and not isinstance(left, bool)
+        ):
+            return float(left), float(right)
+    except (TypeError, ValueError):
+        pass
+    return left, right
+
+
+def _binary(op: str, left: Any, right: Any) -> Any:
+    if op == "in":
+        return left in right
+    if op == "matches":
+        return re.search(str(right), str(left)) is not None
+    if op in ("==", "!="):
+        a, b = _comparable(left, right)
+        equal = a == b if type(a) is type(b) else str(left) == str(right)
+        return equal if op == "==" else not equal
+    a, b = _comparable(left, right)
+    try:
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    except TypeError:
+        raise ExpressionError(f"cannot compare {left!r} {op} {right!r}") from None
+
+
+def evaluate(text: str, resolve: Callable[[str], Any], bare_words_are_strings: bool = False) -> Any:
+    """Evaluate ``text``; ``resolve`` maps a name to its value (raise KeyError when unknown)."""
+    tree = Parser(text).parse()
+
+    def walk(node: tuple) -> Any:
+        kind = node[0]
+        if kind == "literal":
+            return node[1]
+        if kind == "list":
+            return [walk(item) for item in node[1]]
+        if kind == "name":
+            try:
+                return resolve(node[1])
+            except KeyError:
+                if bare_words_are_strings:
+                    return node[1]
+                raise ExpressionError(f"unknown name {node[1]!r} in expression {text!r}") from None
+        if kind == "not":
+            return not walk(node[1])
+        if kind == "call":
+            try:
+                return FUNCTIONS[node[1]](*(walk(a) for a in node[2]))
+            except (TypeError, ValueError) as exc:
+                raise ExpressionError(f"{node[1]}() failed in expression {text!r}: {exc}") from None
+        op = node[1]
+        if op == "&&":
+            return bool(walk(node[2])) and bool(walk(node[3]))
+        if op == "||":
+            return bool(walk(node[2])) or bool(walk(node[3]))
+        return _binary(op, walk(node[2]), walk(node[3]))
+
+    return walk(tree)
+
+
+def names_in(text: str) -> list[str]:
+    """Every name an expression refers to (for lint and dependency discovery)."""
+    return [
+        token.text
+        for token in tokenize(text)
+        if token.kind == "name" and token.text not in ("true", "false", "nil") and token.text not in FUNCTIONS
+    ]
