@@ -87,8 +87,8 @@ def build_summary(params: NotifyParams, settings) -> dict[str, Any]:
                 "log_tail": tail,
             }
         )
-    trained, evaluated, registered = (
-        optional_result(params.run_dir, s) for s in ("train", "evaluate", "register")
+    trained, evaluated, registered, promoted = (
+        optional_result(params.run_dir, s) for s in ("train", "evaluate", "register", "promote")
     )
     model: dict[str, Any] = {}
     if trained:
@@ -103,10 +103,9 @@ def build_summary(params: NotifyParams, settings) -> dict[str, Any]:
             "auc": evaluated.get("auc"),
         }
     if registered:
-        model |= {
-            "version": registered.get("version"),
-            "champion_version": registered.get("champion_version"),
-        }
+        model["version"] = registered.get("version")
+    if promoted:
+        model["champion_version"] = promoted.get("champion_version")
     return {
         "workflow": params.workflow_name or params.run_dir.rstrip("/").rsplit("/", 1)[-1],
         "status": params.workflow_status,

@@ -6,12 +6,13 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from steps.contract import StepError
+from steps.contract import BadInput, StepError
 
 app = typer.Typer(
     name="mlops",
@@ -62,6 +63,146 @@ def data_generate(
     fraud = frame["target"].mean()
     err.print(
         f"wrote {len(frame):,} rows ({fraud:.2%} fraud, drift {drift}) to {len(written)} files under {out}"
+    )
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"parameter {pair!r}: use -p key=value")
+        parameters[key] = value
+    return parameters
+
+
+def manifest_path(workflow: str) -> Path:
+    from workflows.compile import MANIFESTS_DIR
+
+    given = Path(workflow)
+    if given.suffix in (".yaml", ".yml"):
+        if not given.exists():
+            raise BadInput(f"{workflow}: no such manifest file")
+        return given
+    path = MANIFESTS_DIR / f"{workflow}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in MANIFESTS_DIR.glob("*.yaml"))) or "none; run mlops compile"
+        raise BadInput(f"workflow {workflow!r}: no manifests/{workflow}.yaml (known: {known})")
+    return path
+
+
+@app.command("compile")
+@contract_errors
+def compile_command(
+    out: Annotated[Path | None, typer.Option(help="folder to write to (default: manifests/)")] = None,
+) -> None:
+    """Render every workflow the project defines to manifests/*.yaml.
+
+    Example: mlops compile && git diff manifests/
+    """
+    from workflows.compile import MANIFESTS_DIR, compile_manifests
+    from workflows.settings import load_settings
+
+    for path in compile_manifests(load_settings(), out or MANIFESTS_DIR):
+        err.print(f"wrote {path}", highlight=False)
+
+
+@app.command("lint")
+@contract_errors
+def lint_command(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="manifest files or folders (default: manifests/)")
+    ] = None,
+) -> None:
+    """Check manifests offline as argo lint would; one 'file: path: message' line per problem.
+
+    Example: mlops lint manifests/training.yaml
+    """
+    from workflows.compile import MANIFESTS_DIR
+    from workflows.lint import lint_paths
+
+    targets = paths or [MANIFESTS_DIR]
+    for target in targets:
+        if not target.exists():
+            raise BadInput(f"{target}: no such file or folder")
+    problems = lint_paths(targets)
+    for problem in problems:
+        print(problem)
+    if problems:
+        err.print(f"[red]{len(problems)} problem(s)[/]")
+        sys.exit(1)
+    err.print("lint: no problems", highlight=False)
+
+
+@app.command("run")
+@contract_errors
+def run_command(
+    workflow: Annotated[
+        str, typer.Argument(help="a workflow in manifests/ (training) or a manifest file")
+    ] = "training",
+    param: Annotated[
+        list[str] | None, typer.Option("-p", "--param", help="workflow parameter key=value")
+    ] = None,
+    parallelism: Annotated[int, typer.Option(help="most tasks at once")] = 4,
+    resume: Annotated[
+        str | None, typer.Option(help="re-run a failed local run (its name) from where it failed")
+    ] = None,
+) -> None:
+    """Run a compiled workflow on this machine, every task a subprocess.
+
+    Example: mlops run training -p epochs=5 -p min-auc=0.8
+    """
+    import yaml
+
+    from workflows.local import LocalRun, load_record
+    from workflows.progress import Progress, table
+    from workflows.settings import load_settings
+
+    settings = load_settings()
+    doc = yaml.safe_load(manifest_path(workflow).read_text())
+    parameters = parse_parameters(param or [])
+    declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
+    if "storage-root" in declared and "storage-root" not in parameters:
+        parameters["storage-root"] = settings.storage_root  # where a local run writes is a setting
+    previous = None
+    if resume:
+        previous = load_record(Path(settings.runs_root) / resume)
+        if previous.phase == "Succeeded":
+            raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
+        parameters = {}
+    out = Console()
+    with Progress(out) as progress:
+        run = LocalRun(
+            doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress
+        )
+        out.print(
+            f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",
+            highlight=False,
+        )
+        record = run.run()
+    out.print(table(record))
+    report(out, record, settings)
+    sys.exit(run.exit_code())
+
+
+def report(out: Console, record, settings) -> None:
+    """Where things are, and what the run decided."""
+    summary_path = Path(record.run_dir) / "notify" / "summary.json"
+    if summary_path.exists():
+        model = json.loads(summary_path.read_text()).get("model", {})
+        if model.get("decision"):
+            out.print(f"model: {model['decision']} ({model.get('reason', '')})", highlight=False)
+        if model.get("version"):
+            out.print(
+                f"registered version {model['version']}; champion is version {model.get('champion_version') or 'none'}",
+                highlight=False,
+            )
+    if record.message:
+        out.print(f"[red]{record.message}[/]")
+    out.print(f"run record: {Path(record.run_dir) / 'run.json'}", highlight=False)
+    out.print(
+        f"MLflow:     {settings.tracking_uri}  (browse: mlflow ui --backend-store-uri {settings.tracking_uri})",
+        highlight=False,
     )
 
 

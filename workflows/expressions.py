@@ -4,7 +4,7 @@ Covers ``when`` (govaluate after ``{{...}}`` substitution: ``'promote' == 'promo
 ``5 > 3``, bare words as strings), ``depends`` (``a.Succeeded && (b || c.Failed)``) and retry
 ``expression`` (expr-lang: ``asInt(lastRetry.exitCode) != 65 && lastRetry.status == 'Error'``).
 Supported: literals (numbers, quoted strings, true/false/nil), names with dots and hyphens,
-``== != < <= > >=``, ``&& || !`` and ``and or not``, ``in [..]``, ``matches``, parentheses and
+``== != < <= > >=``, ``&& || !`` and ``and or not``, ``in [..]``, ``matches``, ``c ? a : b``, parentheses and
 the functions ``asInt asFloat string int float len lower upper``. Anything else is an error.
 """
 
@@ -19,7 +19,7 @@ TOKEN = re.compile(
     r"""\s*(?:
     (?P<number>\d+(?:\.\d+)?)
   | (?P<string>'[^']*'|"[^"]*")
-  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],])
+  | (?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\],?:])
   | (?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)
   )""",
     re.VERBOSE,
@@ -102,6 +102,11 @@ class Parser:
             self.take()
             right = self.expression(BINARY_POWER[token.text])
             left = ("binary", token.text, left, right)
+        if min_power == 0 and (token := self.peek()) is not None and token.text == "?":
+            self.take("?")
+            then = self.expression(0)
+            self.take(":")
+            return ("ternary", left, then, self.expression(0))
         return left
 
     def unary(self) -> tuple:
@@ -196,6 +201,8 @@ def evaluate(text: str, resolve: Callable[[str], Any], bare_words_are_strings: b
                 raise ExpressionError(f"unknown name {node[1]!r} in expression {text!r}") from None
         if kind == "not":
             return not walk(node[1])
+        if kind == "ternary":
+            return walk(node[2]) if walk(node[1]) else walk(node[3])
         if kind == "call":
             try:
                 return FUNCTIONS[node[1]](*(walk(a) for a in node[2]))

@@ -42,10 +42,11 @@ class Settings(BaseSettings):
     service_account: str = "argo-mlops-workflow"
     gpu_node_selector: dict[str, str] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
     gpu_toleration_key: str = "nvidia.com/gpu"
-    spot_node_selector: dict[str, str] = Field(default_factory=lambda: {"karpenter.sh/capacity-type": "spot"})
-    on_demand_node_selector: dict[str, str] = Field(
-        default_factory=lambda: {"karpenter.sh/capacity-type": "on-demand"}
+    capacity_type_label: str = Field(
+        "karpenter.sh/capacity-type", description="node label that tells spot from on-demand capacity"
     )
+    spot_capacity: str = "spot"
+    on_demand_capacity: str = "on-demand"
     notify_url: str | None = Field(None, description="Slack-compatible webhook for run summaries")
     aws_endpoint_url: str | None = Field(
         None,

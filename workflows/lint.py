@@ -1,0 +1,349 @@
+"""Lint: check compiled manifests offline, as ``argo lint`` would, one ``file: path: message`` a problem.
+
+- Hera's models accept the document (types, required fields);
+- no field is unknown (Hera's models silently drop them, so a typo would vanish on the cluster);
+- the entrypoint, ``onExit`` and every task's template exist; ``depends``/``dependencies`` name
+  tasks of the same DAG; the DAG has no cycle; a task passes exactly the inputs its template needs;
+- ``{{tasks.X.outputs.parameters.Y}}`` names an upstream task X whose template declares output Y;
+  ``{{workflow.parameters.P}}`` and ``{{inputs.parameters.P}}`` name declared parameters;
+- no ``{{...}}`` is pasted into a shell script string.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from workflows.expressions import ExpressionError, names_in
+
+REFERENCE = re.compile(r"{{\s*(=?)\s*([^}]*?)\s*}}")
+WORKFLOW_VARIABLES = {
+    "workflow.name", "workflow.namespace", "workflow.uid", "workflow.status", "workflow.failures",
+    "workflow.creationTimestamp", "workflow.serviceAccountName", "workflow.duration", "workflow.mainEntrypoint",
+}  # fmt: skip
+TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters"}
+SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}
+KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}"
+
+
+def _model_types(annotation: Any) -> Iterator[Any]:
+    """The model classes an annotation can hold, looking through Optional, Union, List, Dict."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        yield from _model_types(typing.get_args(annotation)[0])
+    elif origin in (typing.Union, types.UnionType, list, dict, typing.List, typing.Dict):  # noqa: UP006
+        for argument in typing.get_args(annotation):
+            yield from _model_types(argument)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+
+
+def unknown_fields(value: Any, annotation: Any, path: str) -> Iterator[str]:
+    """Paths of keys that no model field (by its YAML name) accepts."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from unknown_fields(item, annotation, f"{path}[{index}]")
+        return
+    if not isinstance(value, dict):
+        return
+    models = list(_model_types(annotation))
+    if not models:
+        return
+    model = models[0]
+    fields = {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
+    if not fields:  # a free-form object (labels, annotations)
+        return
+    is_map = typing.get_origin(annotation) is dict or (
+        typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        and any(typing.get_origin(a) is dict for a in typing.get_args(annotation))
+    )
+    for key, item in value.items():
+        if is_map:
+            yield from unknown_fields(item, annotation, f"{path}.{key}")
+        elif key not in fields:
+            yield f"{path}.{key}"
+        else:
+            yield from unknown_fields(item, fields[key], f"{path}.{key}")
+
+
+def model_for(kind: str) -> type[BaseModel]:
+    import hera.workflows.models as m
+
+    return getattr(m, kind)
+
+
+def _references(value: Any) -> Iterator[tuple[str, bool]]:
+    """Every ``{{...}}`` inside a value: (the reference, whether it is an ``{{=expression}}``)."""
+    if isinstance(value, str):
+        for match in REFERENCE.finditer(value):
+            yield match.group(2), bool(match.group(1))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
+
+
+def _names(parameters: list[dict[str, Any]] | None) -> set[str]:
+    return {p["name"] for p in parameters or [] if isinstance(p, dict) and "name" in p}
+
+
+def task_dependencies(task: dict[str, Any]) -> set[str]:
+    """The task names a task depends on, from ``dependencies`` or the ``depends`` expression."""
+    found = set(task.get("dependencies") or [])
+    if task.get("depends"):
+        found |= {name.split(".")[0] for name in names_in(task["depends"])}
+    return found
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle in a task -> dependencies graph, if any."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt in graph and not state.get(nxt):
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if not state.get(node):
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def ancestors(graph: dict[str, set[str]], task: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph.get(task, ()))
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(graph.get(current, ()))
+    return seen
+
+
+class Linter:
+    """Lints one manifest document."""
+
+    def __init__(self, file: str, doc: dict[str, Any]) -> None:
+        self.file, self.doc = file, doc
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(self.file, path, message))
+
+    def run(self) -> list[Problem]:
+        kind = self.doc.get("kind")
+        if kind not in KINDS:
+            self.add("kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+            return self.problems
+        model = model_for(kind)
+        try:
+            model.model_validate(self.doc)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self.add(".".join(str(p) for p in error["loc"]), error["msg"])
+        for path in unknown_fields(self.doc, model, kind):
+            self.add(path.split(".", 1)[1], f"unknown field '{path.rsplit('.', 1)[-1]}'")
+        spec = self.doc.get("spec") or {}
+        if kind == "CronWorkflow":
+            spec = spec.get("workflowSpec") or {}
+            prefix = "spec.workflowSpec"
+        else:
+            prefix = "spec"
+        self.check_spec(spec, prefix)
+        return self.problems
+
+    def check_spec(self, spec: dict[str, Any], prefix: str) -> None:
+        templates = {t.get("name"): t for t in spec.get("templates") or [] if isinstance(t, dict)}
+        if "workflowTemplateRef" in spec:
+            return
+        for key in ("entrypoint", "onExit"):
+            if spec.get(key) and spec[key] not in templates:
+                self.add(f"{prefix}.{key}", f"template '{spec[key]}' does not exist")
+        workflow_parameters = _names((spec.get("arguments") or {}).get("parameters"))
+        self.check_refs(spec.get("synchronization"), f"{prefix}.synchronization", workflow_parameters, set())
+        for index, template in enumerate(spec.get("templates") or []):
+            path = f"{prefix}.templates[{index}]"
+            inputs = _names((template.get("inputs") or {}).get("parameters"))
+            for key, value in template.items():
+                if key != "dag":
+                    self.check_refs(value, f"{path}.{key}", workflow_parameters, inputs)
+            self.check_shell(template, path)
+            if "dag" in template:
+                self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
+
+    def check_refs(
+        self,
+        value: Any,
+        path: str,
+        workflow_parameters: set[str],
+        inputs: set[str],
+        tasks: dict | None = None,
+    ) -> None:
+        for reference, is_expression in _references(value):
+            names = self._expression_names(reference, path) if is_expression else [reference]
+            for name in names:
+                self.check_reference(name, path, workflow_parameters, inputs, tasks)
+
+    def _expression_names(self, expression: str, path: str) -> list[str]:
+        try:
+            return names_in(expression)
+        except ExpressionError as exc:
+            self.add(path, str(exc))
+            return []
+
+    def check_reference(
+        self, name: str, path: str, workflow_parameters: set[str], inputs: set[str], tasks: dict | None
+    ) -> None:
+        parts = name.split(".")
+        if name in WORKFLOW_VARIABLES or name in TEMPLATE_VARIABLES:
+            return
+        if parts[:2] == ["workflow", "parameters"] and len(parts) == 3:
+            if parts[2] not in workflow_parameters:
+                self.add(path, f"{{{{{name}}}}}: workflow parameter '{parts[2]}' is not declared")
+        elif parts[:2] == ["inputs", "parameters"] and len(parts) == 3:
+            if parts[2] not in inputs:
+                self.add(
+                    path, f"{{{{{name}}}}}: input parameter '{parts[2]}' is not declared by this template"
+                )
+        elif (
+            parts[0] == "tasks"
+            and tasks is not None
+            and len(parts) == 5
+            and parts[2:4] == ["outputs", "parameters"]
+        ):
+            self.check_task_output(parts[1], parts[4], path, tasks)
+        else:
+            self.add(path, f"{{{{{name}}}}}: unknown variable")
+
+    def check_task_output(self, task: str, output: str, path: str, tasks: dict) -> None:
+        if task not in tasks["templates_of"]:
+            self.add(path, f"{{{{tasks.{task}...}}}}: there is no task '{task}'")
+            return
+        if task not in tasks["upstream"]:
+            self.add(
+                path,
+                f"{{{{tasks.{task}...}}}}: task '{task}' is not upstream of this task (add it to depends)",
+            )
+        declared = tasks["outputs_of"].get(task, set())
+        if output not in declared:
+            self.add(
+                path,
+                f"{{{{tasks.{task}.outputs.parameters.{output}}}}}: template '{tasks['templates_of'][task]}' declares no output '{output}'",
+            )
+
+    def check_shell(self, template: dict[str, Any], path: str) -> None:
+        container = template.get("container") or {}
+        command = [str(part) for part in container.get("command") or []]
+        args = [str(part) for part in container.get("args") or []]
+        words = command + args
+        shell_position = next((i for i, word in enumerate(words) if Path(word).name in SHELLS), None)
+        if shell_position is not None and "-c" in words[shell_position + 1 : shell_position + 3]:
+            script = " ".join(words[shell_position + 2 :])
+            if "{{" in script:
+                self.add(
+                    f"{path}.container",
+                    "a {{...}} parameter is pasted into a shell script; pass it as an argument",
+                )
+        if "script" in template and "{{" in str((template["script"] or {}).get("source", "")):
+            self.add(
+                f"{path}.script.source",
+                "a {{...}} parameter is pasted into a script source; pass it as an argument",
+            )
+
+    def check_dag(
+        self, dag: dict[str, Any], path: str, templates: dict, workflow_parameters: set[str], inputs: set[str]
+    ) -> None:
+        tasks = {t.get("name"): t for t in dag.get("tasks") or []}
+        graph = {name: task_dependencies(task) for name, task in tasks.items()}
+        cycle = find_cycle(graph)
+        if cycle:
+            self.add(f"{path}.tasks", "the DAG has a cycle: " + " -> ".join(cycle))
+        templates_of = {name: task.get("template") for name, task in tasks.items()}
+        outputs_of = {
+            name: _names(((templates.get(t) or {}).get("outputs") or {}).get("parameters"))
+            for name, t in templates_of.items()
+        }
+        for index, (name, task) in enumerate(tasks.items()):
+            task_path = f"{path}.tasks[{index}]"
+            for dependency in sorted(graph[name]):
+                if dependency not in tasks:
+                    self.add(
+                        task_path, f"task '{name}' depends on '{dependency}', which is not a task of this DAG"
+                    )
+            template = templates.get(task.get("template"))
+            if template is None:
+                self.add(f"{task_path}.template", f"template '{task.get('template')}' does not exist")
+            else:
+                self.check_arguments(task, template, task_path)
+            context = {
+                "templates_of": templates_of,
+                "outputs_of": outputs_of,
+                "upstream": ancestors(graph, name) if not cycle else set(tasks),
+            }
+            for key in ("arguments", "when"):
+                self.check_refs(task.get(key), f"{task_path}.{key}", workflow_parameters, inputs, context)
+
+    def check_arguments(self, task: dict[str, Any], template: dict[str, Any], path: str) -> None:
+        given = _names((task.get("arguments") or {}).get("parameters"))
+        declared = (template.get("inputs") or {}).get("parameters") or []
+        needed = {p["name"] for p in declared if "value" not in p and "default" not in p}
+        for name in sorted(needed - given):
+            self.add(f"{path}.arguments", f"input '{name}' of template '{template['name']}' is not given")
+        for name in sorted(given - _names(declared)):
+            self.add(f"{path}.arguments", f"template '{template['name']}' has no input '{name}'")
+
+
+def lint_documents(file: str, text: str) -> list[Problem]:
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        return [Problem(file, "-", f"not valid YAML: {str(exc).splitlines()[0]}")]
+    problems = []
+    for document in documents:
+        if not isinstance(document, dict):
+            problems.append(Problem(file, "-", "a manifest must be a mapping"))
+        else:
+            problems.extend(Linter(file, document).run())
+    return problems
+
+
+def lint_paths(paths: list[Path]) -> list[Problem]:
+    """Lint every YAML file in ``paths`` (files or folders)."""
+    files = sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml")))
+    problems = []
+    for file in files:
+        problems.extend(lint_documents(str(file), file.read_text()))
+    return problems

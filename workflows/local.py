@@ -1,0 +1,701 @@
+"""The local executor: runs a compiled Workflow or WorkflowTemplate on this machine, faithfully.
+
+Each DAG task is a subprocess of its template's command and args after ``{{...}}`` substitution,
+with the template's env, in this project's Python, with its own outputs folder. Implemented as
+Argo does it: ``depends``/``dependencies`` (``.Succeeded .Failed .Errored .Skipped .Omitted``,
+``&& || !``), ``when``, ``retryStrategy`` (``limit``, ``retryPolicy``, ``backoff``
+``duration/factor/maxDuration``, ``expression`` over ``lastRetry``), ``continueOn``,
+``activeDeadlineSeconds`` of templates and of the workflow (the process group is killed),
+``failFast``, ``onExit`` with ``{{workflow.status}}`` and ``{{workflow.failures}}``, the DAG's
+phase from its leaf tasks (an omitted task inherits its parents' failure, as in Argo's
+``assessDAGPhase``), ``synchronization.mutexes`` (a file lock), and parallel tasks up to
+``parallelism``.
+
+What only a cluster can honour (image, resources, nodeSelector, tolerations, serviceAccountName,
+podGC, ttlStrategy, security contexts) is accepted and not applied; ``podSpecPatch`` is
+substituted and recorded per attempt; ``envFrom`` ConfigMaps and Secrets are this process's
+environment. Any other feature is refused before anything starts, by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from steps.contract import NOT_RETRIED, BadInput
+from workflows.expressions import ExpressionError, evaluate
+from workflows.lint import REFERENCE, task_dependencies
+
+DONE = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
+FAILED = {"Failed", "Error"}
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+WORKFLOW_DEADLINE_MESSAGE = "Max duration limit exceeded"
+# Fields the executor implements, by where they appear; "~" marks fields accepted but only meaningful on a cluster.
+SUPPORTED = {
+    "document": {"apiVersion", "kind", "metadata", "spec"},
+    "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
+             "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
+             "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata"},
+    "template": {"name", "inputs", "outputs", "container", "dag", "retryStrategy", "activeDeadlineSeconds",
+                 "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
+                 "~serviceAccountName", "~priorityClassName", "~metrics"},
+    "container": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
+                  "~securityContext", "~volumeMounts", "workingDir", "name"},
+    "dag": {"tasks", "failFast"},
+    "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn"},
+    "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
+    "synchronization": {"mutexes"},
+}  # fmt: skip
+
+
+class Unsupported(BadInput):
+    """The manifest uses something the local executor cannot run faithfully."""
+
+
+def _allowed(where: str) -> set[str]:
+    return {key.lstrip("~") for key in SUPPORTED[where]}
+
+
+def check_supported(doc: dict[str, Any]) -> None:
+    """Refuse, naming it, the first manifest feature the executor does not implement."""
+
+    def refuse(path: str, key: str, what: str) -> None:
+        raise Unsupported(f"{path}.{key}: the local executor does not support {what} '{key}'")
+
+    def only(value: dict, where: str, path: str) -> None:
+        for key in value:
+            if key not in _allowed(where):
+                refuse(path, key, f"{where} field")
+
+    if doc.get("kind") not in ("Workflow", "WorkflowTemplate"):
+        raise Unsupported(
+            f"kind: the local executor runs Workflow and WorkflowTemplate, not {doc.get('kind')!r}"
+        )
+    only(doc, "document", "")
+    spec = doc.get("spec") or {}
+    only(spec, "spec", "spec")
+    if (spec.get("synchronization") or {}) and set(spec["synchronization"]) - {"mutexes"}:
+        refuse("spec.synchronization", "semaphores", "synchronization kind")
+    for index, template in enumerate(spec.get("templates") or []):
+        path = f"spec.templates[{index}]"
+        only(template, "template", path)
+        if not ("container" in template or "dag" in template):
+            raise Unsupported(f"{path}: template '{template.get('name')}' is neither a container nor a dag")
+        if "container" in template:
+            only(template["container"], "container", f"{path}.container")
+        if "retryStrategy" in template:
+            only(template["retryStrategy"], "retryStrategy", f"{path}.retryStrategy")
+        if "dag" in template:
+            only(template["dag"], "dag", f"{path}.dag")
+            for number, task in enumerate(template["dag"].get("tasks") or []):
+                only(task, "task", f"{path}.dag.tasks[{number}]")
+
+
+def parse_duration(value: Any) -> float:
+    """Argo durations: seconds as a number, or '15s', '2m', '1h'."""
+    text = str(value).strip()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text)
+    if not match:
+        raise Unsupported(f"duration {text!r}: use seconds or a number with s, m or h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def substitute(value: Any, scope: dict[str, str]) -> Any:
+    """Replace ``{{name}}`` and ``{{=expression}}`` in strings (recursively) from ``scope``."""
+    if isinstance(value, dict):
+        return {key: substitute(item, scope) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, scope) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match) -> str:
+        is_expression, body = bool(match.group(1)), match.group(2)
+        if is_expression:
+            return str(evaluate(body, scope.__getitem__))
+        if body not in scope:
+            raise ExpressionError(f"{{{{{body}}}}} is not known here")
+        return scope[body]
+
+    return REFERENCE.sub(replace, value)
+
+
+@dataclass
+class Attempt:
+    number: int
+    started_at: str
+    finished_at: str = ""
+    duration_seconds: float = 0.0
+    phase: str = "Running"
+    exit_code: int | None = None
+    message: str = ""
+    log: str = ""
+    pod_spec_patch: str | None = None
+
+
+@dataclass
+class Node:
+    name: str
+    template: str
+    phase: str = "Pending"
+    message: str = ""
+    attempts: list[Attempt] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    reused: bool = False
+
+    @property
+    def duration(self) -> float:
+        return sum(a.duration_seconds for a in self.attempts)
+
+
+@dataclass
+class RunRecord:
+    """What ``run.json`` holds: enough to report, link, and resume the run."""
+
+    name: str
+    uid: str
+    template: str
+    creation_timestamp: str
+    parameters: dict[str, str]
+    run_dir: str
+    phase: str = "Running"
+    message: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    nodes: dict[str, Node] = field(default_factory=dict)
+    exit_handler: Node | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        def node(raw: dict[str, Any]) -> Node:
+            return Node(**{**raw, "attempts": [Attempt(**a) for a in raw.get("attempts", [])]})
+
+        nodes = {name: node(raw) for name, raw in data.get("nodes", {}).items()}
+        handler = node(data["exit_handler"]) if data.get("exit_handler") else None
+        return cls(**{**data, "nodes": nodes, "exit_handler": handler})
+
+
+class LocalRun:
+    """One execution of a compiled workflow; ``run()`` returns the finished record."""
+
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        parameters: dict[str, str],
+        runs_root: str,
+        parallelism: int = 4,
+        previous: RunRecord | None = None,
+        on_change: Callable[[LocalRun], None] | None = None,
+        locks_dir: str | None = None,
+    ) -> None:
+        check_supported(doc)
+        self.doc, self.spec = doc, doc["spec"]
+        self.templates = {t["name"]: t for t in self.spec.get("templates") or []}
+        self.parallelism = max(1, min(parallelism, int(self.spec.get("parallelism") or parallelism)))
+        self.on_change = on_change or (lambda run: None)
+        self.locks_dir = Path(locks_dir or Path(runs_root).parent / "locks")
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.deadline_hit = False
+        declared = {
+            p["name"]: p.get("value", p.get("default"))
+            for p in (self.spec.get("arguments") or {}).get("parameters") or []
+        }
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise BadInput(
+                f"parameter {unknown[0]!r}: the workflow declares no such parameter (it has: {', '.join(declared)})"
+            )
+        base = doc["metadata"].get("name") or doc["metadata"].get("generateName", "run-").rstrip("-")
+        if previous is not None:
+            self.record = previous
+            self.record.phase, self.record.message, self.record.exit_handler = "Running", "", None
+        else:
+            values = {**declared, **parameters}
+            missing = [name for name, value in values.items() if value is None]
+            if missing:
+                raise BadInput(f"parameter {missing[0]!r}: required, pass -p {missing[0]}=VALUE")
+            name = f"{base}-{secrets.token_hex(3)[:5]}"
+            self.record = RunRecord(
+                name=name,
+                uid=str(uuid.uuid4()),
+                template=base,
+                creation_timestamp=now_iso(),
+                parameters={k: str(v) for k, v in values.items()},
+                run_dir=str(Path(runs_root) / name),
+            )
+        self.run_dir = Path(self.record.run_dir)
+        self.scope = {
+            "workflow.name": self.record.name,
+            "workflow.uid": self.record.uid,
+            "workflow.namespace": doc["metadata"].get("namespace", "default"),
+            "workflow.creationTimestamp": self.record.creation_timestamp,
+            "workflow.serviceAccountName": self.spec.get("serviceAccountName", "default"),
+            **{f"workflow.parameters.{k}": v for k, v in self.record.parameters.items()},
+        }
+
+    # ---- the DAG -------------------------------------------------------------------------
+
+    def dag(self) -> dict[str, Any]:
+        entry = self.templates.get(self.spec.get("entrypoint"))
+        if entry is None or "dag" not in entry:
+            raise Unsupported(
+                "spec.entrypoint: the local executor runs a workflow whose entrypoint is a dag template"
+            )
+        return entry["dag"]
+
+    def run(self) -> RunRecord:
+        tasks = {t["name"]: t for t in self.dag().get("tasks") or []}
+        graph = {name: task_dependencies(task) for name, task in tasks.items()}
+        fail_fast = self.dag().get("failFast", True)
+        for name, task in tasks.items():
+            node = self.record.nodes.get(name)
+            if node is None or node.phase != "Succeeded":
+                self.record.nodes[name] = Node(name=name, template=task["template"])
+            else:
+                node.reused = True
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.record.started_at = self.record.started_at or now_iso()
+        with self.mutexes():
+            self.save()
+            deadline = self.spec.get("activeDeadlineSeconds")
+            timer = threading.Timer(float(deadline), self.workflow_deadline) if deadline else None
+            if timer:
+                timer.daemon = True
+                timer.start()
+            try:
+                self.schedule(tasks, graph, fail_fast)
+            finally:
+                if timer:
+                    timer.cancel()
+            self.record.phase = self.assess(tasks, graph)
+            if self.deadline_hit:
+                self.record.phase, self.record.message = "Failed", WORKFLOW_DEADLINE_MESSAGE
+            self.run_exit_handler()
+        self.record.finished_at = now_iso()
+        self.save()
+        return self.record
+
+    def schedule(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
+        running: dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="task") as pool:
+            while True:
+                with self.lock:
+                    for name in self.ready(tasks, graph, fail_fast):
+                        if len(running) >= self.parallelism:
+                            break
+                        self.record.nodes[name].phase = "Running"
+                        running[pool.submit(self.execute, tasks[name])] = name
+                    self.save()
+                if not running:
+                    return
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    running.pop(future)
+                    future.result()
+
+    def ready(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> list[str]:
+        """Pending tasks whose dependencies are done; decides Omitted and Skipped on the way."""
+        if self.stopping.is_set() or (fail_fast and self.unhandled_failure(tasks)):
+            return []
+        startable = []
+        for name, task in tasks.items():
+            node = self.record.nodes[name]
+            if node.phase != "Pending" or any(
+                self.record.nodes[d].phase not in DONE for d in graph[name] if d in tasks
+            ):
+                continue
+            if not self.depends_met(task, tasks):
+                node.phase, node.message = "Omitted", "omitted: depends condition not met"
+                continue
+            try:
+                when = substitute(task.get("when"), self.task_scope()) if task.get("when") else None
+                if when is not None and not evaluate(when, {}.__getitem__, bare_words_are_strings=True):
+                    node.phase, node.message = "Skipped", f"when '{when}' evaluated false"
+                    continue
+            except ExpressionError as exc:
+                node.phase, node.message = "Error", str(exc)
+                continue
+            startable.append(name)
+        return startable
+
+    def depends_met(self, task: dict, tasks: dict) -> bool:
+        expression = task.get("depends") or " && ".join(task.get("dependencies") or [])
+        if not expression:
+            return True
+
+        def resolve(name: str) -> bool:
+            task_name, _, result = name.partition(".")
+            if task_name not in tasks:
+                raise KeyError(name)
+            phase = self.record.nodes[task_name].phase
+            if not result:
+                continue_on = tasks[task_name].get("continueOn") or {}
+                allowed = {"Succeeded", "Skipped"}
+                if continue_on.get("failed"):
+                    allowed.add("Failed")
+                if continue_on.get("error"):
+                    allowed.add("Error")
+                return phase in allowed
+            wanted = {"Succeeded": {"Succeeded"}, "Failed": {"Failed"}, "Errored": {"Error"}, "Skipped": {"Skipped"},
+                      "Omitted": {"Omitted"}, "Completed": {"Succeeded", "Failed"}, "Daemoned": set(),
+                      "AnySucceeded": {"Succeeded"}, "AllFailed": {"Failed"}}  # fmt: skip
+            if result not in wanted:
+                raise KeyError(name)
+            return phase in wanted[result]
+
+        return bool(evaluate(expression, resolve))
+
+    def unhandled_failure(self, tasks: dict) -> bool:
+        """A failed task that neither continueOn nor a dependent's depends on its failure covers."""
+        for name, node in self.record.nodes.items():
+            if node.phase not in FAILED:
+                continue
+            continue_on = tasks[name].get("continueOn") or {}
+            if continue_on.get({"Failed": "failed", "Error": "error"}[node.phase]):
+                continue
+            if any(
+                re.search(rf"\b{re.escape(name)}\.(Failed|Errored|Completed)\b", t.get("depends") or "")
+                for t in tasks.values()
+            ):
+                continue
+            return True
+        return False
+
+    def assess(self, tasks: dict, graph: dict[str, set[str]]) -> str:
+        """The DAG's phase from its leaf tasks; an unfinished task inherits its parents' failure."""
+        branch: dict[str, str] = {}
+
+        def phase_of(name: str) -> str:
+            if name not in branch:
+                node = self.record.nodes[name]
+                if node.phase in {"Succeeded", "Failed", "Error", "Skipped"}:
+                    branch[name] = node.phase
+                else:
+                    parents = [phase_of(p) for p in graph[name] if p in tasks]
+                    branch[name] = next((p for p in parents if p in FAILED), "Succeeded")
+            return branch[name]
+
+        leaves = [name for name in tasks if not any(name in deps for deps in graph.values())]
+        for leaf in leaves:
+            phase = phase_of(leaf)
+            continue_on = tasks[leaf].get("continueOn") or {}
+            if phase in FAILED and not continue_on.get({"Failed": "failed", "Error": "error"}[phase]):
+                self.record.message = self.record.message or f"task '{leaf}' {phase.lower()}"
+                return phase
+        return "Succeeded"
+
+    def task_scope(self) -> dict[str, str]:
+        scope = dict(self.scope)
+        for name, node in self.record.nodes.items():
+            scope[f"tasks.{name}.status"] = node.phase
+            for key, value in node.outputs.items():
+                scope[f"tasks.{name}.outputs.parameters.{key}"] = value
+        return scope
+
+    # ---- one task --------------------------------------------------------------------------
+
+    def execute(
+        self, task: dict[str, Any], node_name: str | None = None, scope: dict[str, str] | None = None
+    ) -> None:
+        """Run a task's template with retries; the node's record says how it went."""
+        name = node_name or task["name"]
+        node = self.record.exit_handler if node_name else self.record.nodes[name]
+        template = self.templates[task["template"]]
+        try:
+            inputs = self.resolve_inputs(task, template, scope or self.task_scope())
+        except ExpressionError as exc:
+            self.finish(node, "Error", str(exc))
+            return
+        node.started_at = now_iso()
+        strategy = template.get("retryStrategy") or {}
+        limit = int(substitute(str(strategy.get("limit", 0)), inputs)) if strategy else 0
+        backoff = strategy.get("backoff") or {}
+        first_start = time.monotonic()
+        for number in range(limit + 1):
+            attempt, outputs = self.attempt(name, template, {**inputs, "retries": str(number)}, number)
+            node.attempts.append(attempt)
+            if attempt.phase == "Succeeded":
+                node.outputs = outputs
+                self.finish(node, "Succeeded", "")
+                return
+            with self.lock:
+                self.save()
+            if number == limit or self.stopping.is_set() or not self.should_retry(strategy, attempt):
+                break
+            wait_for = parse_duration(backoff.get("duration", 0)) * float(backoff.get("factor", 1)) ** number
+            max_duration = backoff.get("maxDuration")
+            if max_duration and time.monotonic() - first_start + wait_for > parse_duration(max_duration):
+                attempt.message += "; backoff maxDuration reached"
+                break
+            if self.stopping.wait(wait_for):
+                break
+        self.finish(node, node.attempts[-1].phase, node.attempts[-1].message)
+
+    def finish(self, node: Node, phase: str, message: str) -> None:
+        with self.lock:
+            node.phase, node.message, node.finished_at = phase, message, now_iso()
+            self.save()
+
+    def resolve_inputs(self, task: dict, template: dict, scope: dict[str, str]) -> dict[str, str]:
+        given = {p["name"]: p.get("value", "") for p in (task.get("arguments") or {}).get("parameters") or []}
+        values = dict(self.scope)
+        for parameter in (template.get("inputs") or {}).get("parameters") or []:
+            key = parameter["name"]
+            if key in given:
+                raw = given[key]
+            elif "value" in parameter:
+                raw = parameter["value"]
+            elif "default" in parameter:
+                raw = parameter["default"]
+            else:
+                raise ExpressionError(
+                    f"input parameter '{key}' of template '{template['name']}' was not supplied"
+                )
+            values[f"inputs.parameters.{key}"] = str(substitute(str(raw), scope))
+        return values
+
+    def should_retry(self, strategy: dict, attempt: Attempt) -> bool:
+        policy = strategy.get("retryPolicy", "OnFailure")
+        if policy == "OnFailure" and attempt.phase != "Failed":
+            return False
+        if policy in ("OnError", "OnTransientError") and attempt.phase != "Error":
+            return False
+        expression = strategy.get("expression")
+        if not expression:
+            return True
+        last = {
+            "lastRetry.exitCode": str(attempt.exit_code if attempt.exit_code is not None else -1),
+            "lastRetry.status": attempt.phase,
+            "lastRetry.duration": str(int(attempt.duration_seconds)),
+            "lastRetry.message": attempt.message,
+        }
+        return bool(evaluate(expression, last.__getitem__))
+
+    def attempt(
+        self, name: str, template: dict, scope: dict[str, str], number: int
+    ) -> tuple[Attempt, dict[str, str]]:
+        """One run of the template's process: the attempt's record and its output parameters."""
+        attempt = Attempt(number=number + 1, started_at=now_iso())
+        outputs_dir = self.run_dir / "outputs" / name
+        log_path = self.run_dir / "logs" / f"{name}.attempt-{number + 1}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        attempt.log = str(log_path)
+        outputs_dir.mkdir(parents=True, exist_ok=True)
+        for old in outputs_dir.iterdir():
+            old.unlink()
+        try:
+            container = substitute(template["container"], scope)
+            if "podSpecPatch" in template:
+                attempt.pod_spec_patch = substitute(template["podSpecPatch"], scope)
+        except ExpressionError as exc:
+            return self._ended(attempt, "Error", None, str(exc))
+        declared = (template.get("outputs") or {}).get("parameters") or []
+        remote_root = os.path.commonpath([p["valueFrom"]["path"] for p in declared]) if declared else None
+        if remote_root and len(declared) == 1:
+            remote_root = os.path.dirname(remote_root)
+        env = dict(os.environ)
+        for variable in container.get("env") or []:
+            value = str(variable.get("value", ""))
+            env[variable["name"]] = str(outputs_dir) if remote_root and value == remote_root else value
+        env["PYTHONUNBUFFERED"] = "1"
+        command = [*(container.get("command") or []), *(container.get("args") or [])]
+        if command and command[0] in ("python", "python3"):
+            command[0] = sys.executable  # this project's interpreter and virtual environment
+        deadline = template.get("activeDeadlineSeconds")
+        started = time.monotonic()
+        with log_path.open("wb") as log:
+            try:
+                process = subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                    cwd=container.get("workingDir") or None,
+                )  # fmt: skip
+            except OSError as exc:
+                return self._ended(attempt, "Error", None, f"could not start {command[:1]}: {exc}")
+            with self.lock:
+                self.processes[name] = process
+                self.on_change(self)
+            try:
+                code = process.wait(timeout=float(substitute(str(deadline), scope)) if deadline else None)
+                message = ""
+            except subprocess.TimeoutExpired:
+                self.kill(process)
+                code, message = process.wait(), DEADLINE_MESSAGE
+            finally:
+                with self.lock:
+                    self.processes.pop(name, None)
+        attempt.duration_seconds = round(time.monotonic() - started, 3)
+        if self.stopping.is_set() and code != 0:
+            return self._ended(
+                attempt, "Failed", code, WORKFLOW_DEADLINE_MESSAGE if self.deadline_hit else "stopped"
+            )
+        if message:
+            return self._ended(attempt, "Failed", code, message)
+        if code < 0:
+            return self._ended(attempt, "Error", 128 - code, f"killed by signal {-code}")
+        if code != 0:
+            return self._ended(attempt, "Failed", code, f"Error (exit code {code})")
+        outputs = {}
+        for parameter in declared:
+            local = Path(
+                str(parameter["valueFrom"]["path"]).replace(remote_root, str(outputs_dir), 1)
+                if remote_root
+                else parameter["valueFrom"]["path"]
+            )
+            if local.exists():
+                outputs[parameter["name"]] = local.read_text()
+            elif "default" in parameter["valueFrom"]:
+                outputs[parameter["name"]] = str(parameter["valueFrom"]["default"])
+            else:
+                return self._ended(
+                    attempt, "Error", 0, f"output parameter '{parameter['name']}' was not produced"
+                )
+        return self._ended(attempt, "Succeeded", 0, "", outputs)
+
+    @staticmethod
+    def _ended(
+        attempt: Attempt, phase: str, code: int | None, message: str, outputs: dict[str, str] | None = None
+    ) -> tuple[Attempt, dict[str, str]]:
+        attempt.phase, attempt.exit_code, attempt.message, attempt.finished_at = (
+            phase,
+            code,
+            message,
+            now_iso(),
+        )
+        return attempt, outputs or {}
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def workflow_deadline(self) -> None:
+        with self.lock:
+            self.deadline_hit = True
+            self.stopping.set()
+            for process in list(self.processes.values()):
+                self.kill(process)
+
+    # ---- the end -----------------------------------------------------------------------------
+
+    def failures(self) -> list[dict[str, str]]:
+        return [
+            {
+                "displayName": name,
+                "message": node.message,
+                "templateName": node.template,
+                "phase": node.phase,
+                "podName": f"{self.record.name}-{name}",
+                "finishedAt": node.finished_at,
+            }
+            for name, node in self.record.nodes.items()
+            if node.phase in FAILED
+        ]
+
+    def run_exit_handler(self) -> None:
+        handler = self.spec.get("onExit")
+        if not handler:
+            return
+        self.stopping.clear()
+        self.record.exit_handler = Node(name=f"{self.record.name}.onExit", template=handler, phase="Running")
+        scope = {
+            **self.task_scope(),
+            "workflow.status": self.record.phase,
+            "workflow.failures": json.dumps(self.failures()),
+        }
+        self.scope.update(
+            {"workflow.status": scope["workflow.status"], "workflow.failures": scope["workflow.failures"]}
+        )
+        self.save()
+        self.execute({"name": "onExit", "template": handler}, node_name="onExit", scope=scope)
+        if self.record.exit_handler.phase in FAILED and self.record.phase == "Succeeded":
+            self.record.phase, self.record.message = (
+                "Failed",
+                f"exit handler {handler} {self.record.exit_handler.phase.lower()}",
+            )
+
+    def save(self) -> None:
+        """Write run.json atomically, then tell the progress view."""
+        target = self.run_dir / "run.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.record.to_json(), indent=2, default=str))
+        tmp.replace(target)
+        self.on_change(self)
+
+    def mutexes(self):
+        names = [
+            substitute(m["name"], self.scope)
+            for m in (self.spec.get("synchronization") or {}).get("mutexes") or []
+        ]
+        return _FileLocks(self.locks_dir, names)
+
+    def exit_code(self) -> int:
+        """0 on success; else the contract code of the first failure that has one, else 1."""
+        if self.record.phase == "Succeeded":
+            return 0
+        for node in self.record.nodes.values():
+            if node.phase in FAILED and node.attempts and node.attempts[-1].exit_code in (*NOT_RETRIED, 75):
+                return int(node.attempts[-1].exit_code)
+        return 1
+
+
+class _FileLocks:
+    """Local stand-in for Argo's mutexes: one exclusive file lock per name, held for the run."""
+
+    def __init__(self, folder: Path, names: list[str]) -> None:
+        self.folder, self.names, self.handles = folder, names, []
+
+    def __enter__(self) -> _FileLocks:
+        if self.names:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        for name in sorted(self.names):
+            handle = (self.folder / (re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".lock")).open("w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(
+                    f"waiting for mutex {name!r} (another run of this model holds it)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            self.handles.append(handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self.handles:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def load_record(run_dir: Path) -> RunRecord:
+    path = run_dir / "run.json"
+    if not path.exists():
+        raise BadInput(f"{run_dir}: no run.json; is this a local run folder?")
+    return RunRecord.from_json(json.loads(path.read_text()))

@@ -1,0 +1,121 @@
+"""The template factory: one Container template per step, with the platform's conventions.
+
+Every step runs in exec form (``python -m steps.<module> --flag {{inputs.parameters.flag}}``, no
+shell), reads settings from the ``argo-mlops-settings`` ConfigMap and ``argo-mlops-secrets``
+Secret, writes its output parameters as files under ``/tmp/outputs``, and retries by the exit-code
+contract: ``retryPolicy: Always`` (Argo reports a spot preemption sometimes as Failed, sometimes as
+Error) with an ``expression`` that never retries bad input, and exponential backoff. A GPU step
+asks for ``nvidia.com/gpu``, lands on GPU nodes, and its last attempt moves from spot to
+on-demand capacity through a ``podSpecPatch`` keyed on ``{{retries}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from hera.workflows import (
+    ConfigMapEnvFrom,
+    Container,
+    Env,
+    Parameter,
+    Resources,
+    RetryStrategy,
+    SecretEnvFrom,
+)
+from hera.workflows import models as m
+
+from steps.contract import NOT_RETRIED
+from workflows.settings import Settings
+
+OUTPUTS_DIR = "/tmp/outputs"
+SETTINGS_CONFIGMAP = "argo-mlops-settings"
+SECRETS = "argo-mlops-secrets"
+RETRY_EXPRESSION = " && ".join(f"asInt(lastRetry.exitCode) != {code}" for code in NOT_RETRIED)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What differs between steps: name, flags, outputs, resources, retries, deadline."""
+
+    name: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    cpu: str = "500m"
+    memory: str = "1Gi"
+    memory_limit: str = "4Gi"
+    gpu: bool = False
+    retries: int = 3
+    deadline_seconds: int = 3600
+    backoff: str = "15s"
+
+    @property
+    def module(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def retry_strategy(spec: StepSpec) -> RetryStrategy:
+    return RetryStrategy(
+        limit=spec.retries,
+        retry_policy="Always",
+        expression=RETRY_EXPRESSION,
+        backoff=m.Backoff(duration=spec.backoff, factor=2, max_duration="30m"),
+    )
+
+
+def spot_fallback_patch(spec: StepSpec, settings: Settings) -> str:
+    """A podSpecPatch that keeps attempts on spot capacity, and the last one on on-demand."""
+    capacity = f"{{{{=asInt(retries) >= {spec.retries} ? '{settings.on_demand_capacity}' : '{settings.spot_capacity}'}}}}"
+    return json.dumps({"nodeSelector": {settings.capacity_type_label: capacity}})
+
+
+def step_template(
+    spec: StepSpec, settings: Settings, input_values: dict[str, str] | None = None
+) -> Container:
+    """The Container template of one step (inside a Hera workflow context, it registers itself).
+
+    ``input_values`` fixes inputs in the template itself, for templates that are invoked without
+    arguments (an exit handler)."""
+    input_values = input_values or {}
+    flags = ("run-dir", *spec.inputs)
+    args = [part for flag in flags for part in (f"--{flag}", f"{{{{inputs.parameters.{flag}}}}}")]
+    gpu = {
+        "resources": Resources(
+            cpu_request=spec.cpu, memory_request=spec.memory, memory_limit=spec.memory_limit, gpus=1
+        ),
+        "node_selector": settings.gpu_node_selector,
+        "tolerations": [
+            m.Toleration(key=settings.gpu_toleration_key, operator="Exists", effect="NoSchedule")
+        ],
+        "pod_spec_patch": spot_fallback_patch(spec, settings),
+    }
+    return Container(
+        name=spec.name,
+        image=settings.gpu_image if spec.gpu else settings.image,
+        command=["python", "-m", f"steps.{spec.module}"],
+        args=args,
+        inputs=[
+            Parameter(name=flag, **({"value": input_values[flag]} if flag in input_values else {}))
+            for flag in flags
+        ],
+        outputs=[
+            Parameter(name=name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{name}"))
+            for name in spec.outputs
+        ],
+        env=[Env(name="MLOPS_OUTPUTS_DIR", value=OUTPUTS_DIR)],
+        env_from=[
+            ConfigMapEnvFrom(name=SETTINGS_CONFIGMAP, optional=True),
+            SecretEnvFrom(name=SECRETS, optional=True),
+        ],
+        retry_strategy=retry_strategy(spec),
+        active_deadline_seconds=spec.deadline_seconds,
+        **(
+            gpu
+            if spec.gpu
+            else {
+                "resources": Resources(
+                    cpu_request=spec.cpu, memory_request=spec.memory, memory_limit=spec.memory_limit
+                )
+            }
+        ),
+    )

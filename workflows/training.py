@@ -1,0 +1,141 @@
+"""The training WorkflowTemplate: ingest -> validate-data -> features -> train -> evaluate
+-> register -> promote (when the evaluation says so), with ``notify`` as the exit handler."""
+
+from __future__ import annotations
+
+from hera.workflows import DAG, Parameter, WorkflowTemplate
+from hera.workflows import models as m
+
+from workflows.settings import Settings
+from workflows.templates import StepSpec, step_template
+
+NAME = "training"
+RUN_DIR = "{{workflow.parameters.storage-root}}/runs/{{workflow.name}}"
+
+STEPS = {
+    "ingest": StepSpec(
+        "ingest", inputs=("data-uri", "seed"), outputs=("rows-out", "fingerprint"), memory="2Gi"
+    ),
+    "validate-data": StepSpec("validate-data", outputs=("rows", "positive-rate")),
+    "features": StepSpec("features", outputs=("output-features",), memory="2Gi"),
+    "train": StepSpec(
+        "train",
+        inputs=("epochs", "lr", "batch-size", "hidden-sizes", "seed", "experiment"),
+        outputs=("run-id", "model-uri", "best-val-auc"),
+        cpu="2",
+        memory="8Gi",
+        memory_limit="16Gi",
+        gpu=True,
+        deadline_seconds=4 * 3600,
+    ),
+    "evaluate": StepSpec(
+        "evaluate",
+        inputs=("run-id", "model-uri", "model-name", "min-auc", "min-delta"),
+        outputs=("decision", "reason", "auc"),
+        memory="2Gi",
+    ),
+    "register": StepSpec(
+        "register",
+        inputs=("run-id", "model-uri", "model-name", "decision", "workflow-name", "workflow-uid"),
+        outputs=("version",),
+    ),
+    "promote": StepSpec("promote", inputs=("model-name", "version"), outputs=("champion-version",)),
+    "notify": StepSpec(
+        "notify",
+        inputs=("workflow-name", "workflow-status", "failures"),
+        outputs=("status",),
+        retries=2,
+        backoff="5s",
+    ),
+}
+
+
+# The exit handler is called without arguments: its inputs name what Argo knows at the end.
+EXIT_HANDLER_INPUTS = {
+    "run-dir": RUN_DIR,
+    "workflow-name": "{{workflow.name}}",
+    "workflow-status": "{{workflow.status}}",
+    "failures": "{{workflow.failures}}",
+}
+
+
+def parameters(settings: Settings) -> dict[str, str]:
+    """The workflow's parameters and their defaults: what a run may change."""
+    return {
+        "data-uri": settings.data_uri,
+        "storage-root": settings.storage_root,
+        "model-name": settings.model_name,
+        "experiment": settings.experiment,
+        "epochs": "20",
+        "lr": "0.003",
+        "batch-size": "512",
+        "hidden-sizes": "64,32",
+        "min-auc": "0.7",
+        "min-delta": "0.0",
+        "seed": "42",
+    }
+
+
+def training_template(settings: Settings) -> WorkflowTemplate:
+    def task_args(*names: str, **wired: str) -> dict[str, str]:
+        return {"run-dir": RUN_DIR, **{n: f"{{{{workflow.parameters.{n}}}}}" for n in names}, **wired}
+
+    with WorkflowTemplate(
+        name=NAME,
+        namespace=settings.namespace,
+        labels={"app.kubernetes.io/part-of": "argo-mlops", "argo-mlops/pipeline": NAME},
+        entrypoint=NAME,
+        on_exit="notify",
+        service_account_name=settings.service_account,
+        active_deadline_seconds=6 * 3600,
+        pod_gc=m.PodGC(strategy="OnPodSuccess"),
+        ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=14 * 86400),
+        # Two retrains of one model never run at once, whoever started them (cron, sensor, CI).
+        synchronization=m.Synchronization(
+            mutexes=[m.Mutex(name="training-{{workflow.parameters.model-name}}")]
+        ),
+        arguments=[Parameter(name=name, value=value) for name, value in parameters(settings).items()],
+    ) as template:
+        steps = {name: step_template(spec, settings) for name, spec in STEPS.items() if name != "notify"}
+        step_template(STEPS["notify"], settings, input_values=EXIT_HANDLER_INPUTS)
+        with DAG(name=NAME):
+            ingest = steps["ingest"](name="ingest", arguments=task_args("data-uri", "seed"))
+            validate = steps["validate-data"](name="validate-data", arguments=task_args())
+            features = steps["features"](name="features", arguments=task_args())
+            train = steps["train"](
+                name="train",
+                arguments=task_args("epochs", "lr", "batch-size", "hidden-sizes", "seed", "experiment"),
+            )
+            evaluate = steps["evaluate"](
+                name="evaluate",
+                arguments=task_args(
+                    "model-name",
+                    "min-auc",
+                    "min-delta",
+                    **{
+                        "run-id": "{{tasks.train.outputs.parameters.run-id}}",
+                        "model-uri": "{{tasks.train.outputs.parameters.model-uri}}",
+                    },
+                ),
+            )
+            register = steps["register"](
+                name="register",
+                arguments=task_args(
+                    "model-name",
+                    **{
+                        "run-id": "{{tasks.train.outputs.parameters.run-id}}",
+                        "model-uri": "{{tasks.train.outputs.parameters.model-uri}}",
+                        "decision": "{{tasks.evaluate.outputs.parameters.decision}}",
+                        "workflow-name": "{{workflow.name}}",
+                        "workflow-uid": "{{workflow.uid}}",
+                    },
+                ),
+            )
+            promote = steps["promote"](
+                name="promote",
+                arguments=task_args("model-name", version="{{tasks.register.outputs.parameters.version}}"),
+                when="'{{tasks.evaluate.outputs.parameters.decision}}' == 'promote'",
+            )
+            ingest >> validate >> features >> train >> evaluate >> register >> promote
+            # deploy (GitOps + ArgoCD sync) follows promote: see the deployment issue.
+    return template
