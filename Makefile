@@ -5,8 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 DATA ?= data/
 ROWS ?= 50000
-RUN ?= local-$(shell date +%Y%m%d-%H%M%S)
-RUN_DIR := $(or $(MLOPS_STORAGE_ROOT),.mlops)/runs/$(RUN)
 
 .PHONY: help venv run test test-fast lint format clean
 
@@ -26,17 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 $(DATA): | venv
 	$(BIN)/mlops data generate $(DATA) --rows $(ROWS) --seed 7
 
-run: venv | $(DATA) ## train on the sample data with the local defaults (MLflow on sqlite under .mlops/)
-	@echo "run folder: $(RUN_DIR)"
-	@# Until the local executor runs the compiled workflow, the steps run here in the DAG's order.
-	@set -e; export MLOPS_OUTPUTS_DIR=$(RUN_DIR)/outputs; \
-	for step in ingest validate_data features train evaluate; do \
-	  $(BIN)/python -m steps.$$step --run-dir $(RUN_DIR) $$( [ $$step = ingest ] && echo --data-uri $(DATA) ) >/dev/null; \
-	done; \
-	$(BIN)/python -m steps.register --run-dir $(RUN_DIR) >/dev/null; \
-	$(BIN)/python -m steps.notify --run-dir $(RUN_DIR) --workflow-status Succeeded >/dev/null
-	@echo "run record: $(RUN_DIR)/notify/summary.json"
-	@echo "MLflow:     $(BIN)/mlflow ui --backend-store-uri sqlite:///$(or $(MLOPS_STORAGE_ROOT),.mlops)/mlflow.db"
+run: venv | $(DATA) ## compile, lint and run the training workflow on this machine (MLflow on sqlite under .mlops/)
+	$(BIN)/mlops compile
+	$(BIN)/mlops lint
+	$(BIN)/mlops run training -p data-uri=$(DATA) $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p)))
 
 test: venv ## the whole test suite (unit, end-to-end, bad inputs)
 	$(BIN)/pytest -q

@@ -171,7 +171,7 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
         decision=decision,
         reason=reason,
         auc=round(metrics["roc_auc"], 6),
-        champion_version=champion.version if champion is not None else None,
+        champion_version=str(champion.version) if champion is not None else None,
         champion_auc=round(champion_auc, 6) if champion_auc is not None else None,
         metrics={k: round(v, 6) for k, v in logged.items()},
     )

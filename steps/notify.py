@@ -104,8 +104,10 @@ def build_summary(params: NotifyParams, settings) -> dict[str, Any]:
         }
     if registered:
         model["version"] = registered.get("version")
-    if promoted:
-        model["champion_version"] = promoted.get("champion_version")
+    # When promote was skipped, the champion is the one evaluate compared against.
+    champion = promoted.get("champion_version") if promoted else evaluated.get("champion_version")
+    if registered or champion:
+        model["champion_version"] = champion
     return {
         "workflow": params.workflow_name or params.run_dir.rstrip("/").rsplit("/", 1)[-1],
         "status": params.workflow_status,

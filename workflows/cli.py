@@ -161,15 +161,15 @@ def run_command(
     settings = load_settings()
     doc = yaml.safe_load(manifest_path(workflow).read_text())
     parameters = parse_parameters(param or [])
-    declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
-    if "storage-root" in declared and "storage-root" not in parameters:
-        parameters["storage-root"] = settings.storage_root  # where a local run writes is a setting
     previous = None
     if resume:
         previous = load_record(Path(settings.runs_root) / resume)
         if previous.phase == "Succeeded":
             raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
-        parameters = {}
+    else:
+        declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
+        if "storage-root" in declared and "storage-root" not in parameters:
+            parameters["storage-root"] = settings.storage_root  # where a local run writes is a setting
     out = Console()
     with Progress(out) as progress:
         run = LocalRun(

@@ -151,6 +151,7 @@ class Attempt:
     message: str = ""
     log: str = ""
     pod_spec_patch: str | None = None
+    pid: int | None = None
 
 
 @dataclass
@@ -236,6 +237,8 @@ class LocalRun:
         if previous is not None:
             self.record = previous
             self.record.phase, self.record.message, self.record.exit_handler = "Running", "", None
+            # Like `argo retry -p`: a resumed run may correct a parameter; kept tasks keep their outputs.
+            self.record.parameters.update({k: str(v) for k, v in parameters.items()})
         else:
             values = {**declared, **parameters}
             missing = [name for name, value in values.items() if value is None]
@@ -538,9 +541,10 @@ class LocalRun:
                 )  # fmt: skip
             except OSError as exc:
                 return self._ended(attempt, "Error", None, f"could not start {command[:1]}: {exc}")
+            attempt.pid = process.pid
             with self.lock:
                 self.processes[name] = process
-                self.on_change(self)
+                self.save()
             try:
                 code = process.wait(timeout=float(substitute(str(deadline), scope)) if deadline else None)
                 message = ""

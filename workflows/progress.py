@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from workflows.local import LocalRun, Node, RunRecord
@@ -22,10 +23,10 @@ STYLE = {
 }
 
 
-def _row(node: Node) -> tuple[str, str, str, str, str]:
-    phase = f"[{STYLE.get(node.phase, '')}]{node.phase}[/]" + (" (kept)" if node.reused else "")
+def _row(node: Node) -> tuple[Text, ...]:
+    phase = Text(node.phase + (" (kept)" if node.reused else ""), style=STYLE.get(node.phase, ""))
     message = node.message.splitlines()[0][:80] if node.message else ""
-    return node.name, phase, str(len(node.attempts)), f"{node.duration:.1f}s", message
+    return Text(node.name), phase, Text(str(len(node.attempts))), Text(f"{node.duration:.1f}s"), Text(message)
 
 
 def table(record: RunRecord) -> Table:
