@@ -63,7 +63,11 @@ def champion_run(registry, sample_data, tmp_path_factory) -> dict:
     }
     step, done = run_chain(run_dir, registry.env, args)
     assert (step, done.returncode) == ("promote", 0), done.stderr[-3000:]
-    return {"run_dir": run_dir, "register": _result(run_dir, "register"), "evaluate": _result(run_dir, "evaluate")}
+    return {
+        "run_dir": run_dir,
+        "register": _result(run_dir, "register"),
+        "evaluate": _result(run_dir, "evaluate"),
+    }
 
 
 def _result(run_dir: Path, step: str) -> dict:

@@ -1,0 +1,162 @@
+"""Compiled manifests: committed and fresh compile agree, lint passes, the executor can run them,
+and lint names the faults a careless edit would introduce."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from workflows.compile import MANIFESTS_DIR, render
+from workflows.lint import lint_documents
+from workflows.local import check_supported
+from workflows.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def fresh(monkeypatch_module) -> dict[str, str]:
+    return render(Settings())
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Compile with the defaults, whatever MLOPS_* variables this shell has."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("MLOPS_") or k == "MLFLOW_TRACKING_URI"}
+    for key in saved:
+        del os.environ[key]
+    yield
+    os.environ.update(saved)
+
+
+def test_committed_manifests_match_a_fresh_compile(fresh):
+    committed = {p.name: p.read_text() for p in MANIFESTS_DIR.glob("*.yaml")}
+    assert set(committed) == set(fresh), "run `mlops compile` and commit manifests/"
+    for name, text in fresh.items():
+        assert committed[name] == text, f"manifests/{name} is stale: run `mlops compile` and commit it"
+
+
+def test_every_manifest_passes_lint_and_hera(fresh):
+    for name, text in fresh.items():
+        assert [str(p) for p in lint_documents(name, text)] == []
+
+
+def test_the_executor_supports_every_feature_the_project_uses(fresh):
+    for text in fresh.values():
+        check_supported(yaml.safe_load(text))
+
+
+def test_steps_run_in_exec_form_with_retries_by_the_contract(fresh):
+    spec = yaml.safe_load(fresh["training.yaml"])["spec"]
+    containers = [t for t in spec["templates"] if "container" in t]
+    assert {t["name"] for t in containers} >= {
+        "ingest",
+        "validate-data",
+        "features",
+        "train",
+        "evaluate",
+        "register",
+        "promote",
+        "notify",
+    }
+    for template in containers:
+        assert template["container"]["command"][:2] == ["python", "-m"]
+        assert template["retryStrategy"]["retryPolicy"] == "Always"
+        assert "asInt(lastRetry.exitCode) != 65" in template["retryStrategy"]["expression"]
+    train = next(t for t in containers if t["name"] == "train")
+    assert train["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert "asInt(retries) >= 3 ? 'on-demand' : 'spot'" in train["podSpecPatch"]
+    promote = next(t for t in spec["templates"] if "dag" in t)["dag"]["tasks"][-1]
+    assert promote["name"] == "promote" and "== 'promote'" in promote["when"]
+    assert spec["onExit"] == "notify"
+    assert spec["synchronization"]["mutexes"][0]["name"] == "training-{{workflow.parameters.model-name}}"
+
+
+def _training() -> dict:
+    return yaml.safe_load((MANIFESTS_DIR / "training.yaml").read_text())
+
+
+def _dag(doc: dict) -> list[dict]:
+    return next(t for t in doc["spec"]["templates"] if "dag" in t)["dag"]["tasks"]
+
+
+def _task(doc: dict, name: str) -> dict:
+    return next(t for t in _dag(doc) if t["name"] == name)
+
+
+def misspelt_field(doc):
+    doc["spec"]["templates"][0]["retryStrategy"]["limt"] = 3
+    return "spec.templates[0].retryStrategy.limt: unknown field 'limt'"
+
+
+def unknown_task_in_depends(doc):
+    _task(doc, "features")["depends"] = "validate-dta"
+    return "task 'features' depends on 'validate-dta', which is not a task of this DAG"
+
+
+def cycle(doc):
+    _task(doc, "ingest")["depends"] = "promote"
+    return "the DAG has a cycle: "
+
+
+def undeclared_output(doc):
+    for parameter in _task(doc, "evaluate")["arguments"]["parameters"]:
+        if parameter["name"] == "run-id":
+            parameter["value"] = "{{tasks.train.outputs.parameters.run-identifier}}"
+    return "template 'train' declares no output 'run-identifier'"
+
+
+def undeclared_workflow_parameter(doc):
+    _task(doc, "train")["arguments"]["parameters"][1]["value"] = "{{workflow.parameters.epoch}}"
+    return "workflow parameter 'epoch' is not declared"
+
+
+def missing_template(doc):
+    _task(doc, "register")["template"] = "registr"
+    return "template 'registr' does not exist"
+
+
+def shell_string(doc):
+    doc["spec"]["templates"][0]["container"]["command"] = [
+        "sh",
+        "-c",
+        "python -m steps.ingest --data-uri {{inputs.parameters.data-uri}}",
+    ]
+    return "a {{...}} parameter is pasted into a shell script"
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        misspelt_field,
+        unknown_task_in_depends,
+        cycle,
+        undeclared_output,
+        undeclared_workflow_parameter,
+        missing_template,
+        shell_string,
+    ],
+)
+def test_lint_names_each_planted_fault(plant):
+    doc = copy.deepcopy(_training())
+    expected = plant(doc)
+    problems = [str(p) for p in lint_documents("training.yaml", yaml.safe_dump(doc))]
+    assert any(expected in problem for problem in problems), problems
+    assert all(problem.startswith("training.yaml: ") for problem in problems)
+
+
+def test_mlops_lint_exits_non_zero_with_one_line_per_problem(tmp_path):
+    doc = _training()
+    misspelt_field(doc)
+    cycle(doc)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    done = subprocess.run(
+        [sys.executable, "-m", "workflows.cli", "lint", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{bad}: spec.") for line in lines)
