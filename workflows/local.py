@@ -442,8 +442,7 @@ class LocalRun:
         backoff = strategy.get("backoff") or {}
         first_start = time.monotonic()
         for number in range(limit + 1):
-            attempt, outputs = self.attempt(name, template, {**inputs, "retries": str(number)}, number)
-            node.attempts.append(attempt)
+            attempt, outputs = self.attempt(node, template, {**inputs, "retries": str(number)}, number)
             if attempt.phase == "Succeeded":
                 node.outputs = outputs
                 self.finish(node, "Succeeded", "")
@@ -502,10 +501,15 @@ class LocalRun:
         return bool(evaluate(expression, last.__getitem__))
 
     def attempt(
-        self, name: str, template: dict, scope: dict[str, str], number: int
+        self, node: Node, template: dict, scope: dict[str, str], number: int
     ) -> tuple[Attempt, dict[str, str]]:
-        """One run of the template's process: the attempt's record and its output parameters."""
+        """One run of the template's process: the attempt's record and its output parameters.
+
+        The attempt joins the node's record as it starts, so run.json shows what is running."""
+        name = node.name if node is not self.record.exit_handler else "onExit"
         attempt = Attempt(number=number + 1, started_at=now_iso())
+        with self.lock:
+            node.attempts.append(attempt)
         outputs_dir = self.run_dir / "outputs" / name
         log_path = self.run_dir / "logs" / f"{name}.attempt-{number + 1}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -155,7 +155,9 @@ def test_continue_on_carries_on(tmp_path):
         {"name": "next", "template": "ok", "depends": "flaky"},
         {"name": "cleanup", "template": "ok", "depends": "flaky.Failed"},
     ]
-    local = run(tmp_path, workflow(tasks, [container("fail", "import sys; sys.exit(2)"), container("ok", "pass")]))
+    local = run(
+        tmp_path, workflow(tasks, [container("fail", "import sys; sys.exit(2)"), container("ok", "pass")])
+    )
     phases = {name: node.phase for name, node in local.record.nodes.items()}
     assert phases == {"flaky": "Failed", "next": "Succeeded", "cleanup": "Succeeded"}
     assert local.record.phase == "Succeeded"
@@ -167,7 +169,9 @@ def test_an_omitted_leaf_inherits_its_parents_failure(tmp_path):
         {"name": "flaky", "template": "fail", "continueOn": {"failed": True}},
         {"name": "celebrate", "template": "ok", "depends": "flaky.Succeeded"},
     ]
-    local = run(tmp_path, workflow(tasks, [container("fail", "import sys; sys.exit(2)"), container("ok", "pass")]))
+    local = run(
+        tmp_path, workflow(tasks, [container("fail", "import sys; sys.exit(2)"), container("ok", "pass")])
+    )
     assert local.record.nodes["celebrate"].phase == "Omitted"
     assert local.record.phase == "Failed"
 

@@ -1,0 +1,137 @@
+"""`mlops run training`: the compiled workflow on the local executor, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+FAST = ["-p", "epochs=6", "-p", "batch-size=128"]
+
+
+def mlops(env: dict[str, str], *args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "workflows.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def local(tmp_path, sample_data) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_") and k != "MLFLOW_TRACKING_URI"}
+    return env | {
+        "MLOPS_STORAGE_ROOT": str(tmp_path / ".mlops"),
+        "MLOPS_DATA_URI": str(sample_data),
+        "COLUMNS": "200",
+    }
+
+
+def record(env: dict[str, str], output: str) -> dict:
+    name = next(line.split()[1] for line in output.splitlines() if line.startswith(("running ", "resuming ")))
+    return json.loads((Path(env["MLOPS_STORAGE_ROOT"]) / "runs" / name / "run.json").read_text())
+
+
+def champion(env: dict[str, str]) -> str | None:
+    client = MlflowClient(f"sqlite:///{env['MLOPS_STORAGE_ROOT']}/mlflow.db")
+    try:
+        return str(client.get_model_version_by_alias("fraud-detector", "champion").version)
+    except Exception:
+        return None
+
+
+def test_run_registers_a_champion_then_a_challenger_with_the_reason(local):
+    first = mlops(local, "run", "training", *FAST)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "model: promote (test AUC" in first.stdout and "no champion yet" in first.stdout
+    assert champion(local) == "1"
+    second = mlops(local, "run", "training", *FAST, "-p", "min-delta=0.05")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "model: reject (test AUC" in second.stdout and "+ min-delta 0.0500" in second.stdout
+    assert "registered version 2; champion is version 1" in second.stdout
+    nodes = record(local, second.stdout)["nodes"]
+    assert nodes["promote"]["phase"] == "Skipped" and nodes["register"]["phase"] == "Succeeded"
+    assert champion(local) == "1"
+
+
+def test_kill_9_of_train_is_retried_and_resumes_from_its_checkpoint(local, tmp_path):
+    from workflows.sample_data import generate, write_partitions
+
+    # Enough rows that an epoch takes a second or so: long enough to be interrupted.
+    write_partitions(generate(40_000, seed=3), str(tmp_path / "bigger"), 2)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workflows.cli", "run", "training", "-p", f"data-uri={tmp_path / 'bigger'}",
+         "-p", "epochs=8", "-p", "batch-size=16", "-p", "min-auc=0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=local, cwd=ROOT,
+    )  # fmt: skip
+    runs = Path(local["MLOPS_STORAGE_ROOT"]) / "runs"
+    deadline = time.monotonic() + 300
+    killed = None
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+        for run_json in runs.glob("*/run.json"):
+            train = json.loads(run_json.read_text())["nodes"]["train"]
+            log = Path(train["attempts"][0]["log"]) if train["attempts"] else None
+            if log and log.exists() and "[train] epoch 2/" in log.read_text():
+                killed = train["attempts"][0]["pid"]
+                os.kill(killed, signal.SIGKILL)
+    output, _ = process.communicate(timeout=400)
+    assert killed, output
+    assert process.returncode == 0, output
+    train = record(local, output)["nodes"]["train"]
+    assert [a["phase"] for a in train["attempts"]] == ["Error", "Succeeded"]
+    assert train["attempts"][0]["message"] == "killed by signal 9"
+    assert "resumed from epoch" in Path(train["attempts"][1]["log"]).read_text()
+
+
+def test_a_bad_data_uri_fails_at_ingest_without_retry_and_notify_still_runs(local, tmp_path):
+    first = mlops(local, "run", "training", *FAST)
+    assert first.returncode == 0, first.stdout
+    before = champion(local)
+    bad = mlops(local, "run", "training", "-p", f"data-uri={tmp_path / 'nothing-here'}")
+    assert bad.returncode == 65, bad.stdout
+    run = record(local, bad.stdout)
+    assert run["phase"] == "Failed"
+    assert len(run["nodes"]["ingest"]["attempts"]) == 1
+    assert run["exit_handler"]["phase"] == "Succeeded"
+    summary = json.loads((Path(run["run_dir"]) / "notify" / "summary.json").read_text())
+    assert summary["status"] == "Failed"
+    assert summary["failures"][0]["step"] == "ingest"
+    assert summary["failures"][0]["first_error"].endswith("nothing-here: does not exist")
+    assert champion(local) == before
+
+
+def test_resume_reruns_only_what_did_not_succeed(local):
+    failed = mlops(local, "run", "training", *FAST, "-p", "min-auc=1.5")  # a fault planted at evaluate
+    assert failed.returncode == 65, failed.stdout
+    run = record(local, failed.stdout)
+    assert run["nodes"]["evaluate"]["phase"] == "Failed"
+    kept = {name: run["nodes"][name]["attempts"] for name in ("ingest", "validate-data", "features", "train")}
+
+    resumed = mlops(local, "run", "--resume", run["name"], "-p", "min-auc=0.5")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = record(local, resumed.stdout)
+    assert after["name"] == run["name"] and after["phase"] == "Succeeded"
+    for name, attempts in kept.items():
+        assert after["nodes"][name]["reused"] is True
+        assert after["nodes"][name]["attempts"] == attempts
+    assert (
+        after["nodes"]["evaluate"]["phase"] == "Succeeded"
+        and after["nodes"]["promote"]["phase"] == "Succeeded"
+    )
+    again = mlops(local, "run", "--resume", run["name"])
+    assert again.returncode == 65 and "already succeeded" in again.stderr
