@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DATA ?= data/
 ROWS ?= 50000
 
-.PHONY: help venv run test test-fast lint format clean
+.PHONY: help venv run compile test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ run: venv | $(DATA) ## compile, lint and run the training workflow on this machi
 	$(BIN)/mlops lint
 	$(BIN)/mlops run training -p data-uri=$(DATA) $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p)))
 
+compile: venv ## render the Hera workflows to manifests/*.yaml and lint them
+	$(BIN)/mlops compile
+	$(BIN)/mlops lint
+
 test: venv ## the whole test suite (unit, end-to-end, bad inputs)
 	$(BIN)/pytest -q
 
@@ -36,12 +40,15 @@ test-fast: venv ## only the tests that need no servers
 	$(BIN)/pytest -q -m "not e2e"
 
 lint: venv ## ruff check and format check
-	$(BIN)/ruff check steps workflows tests
-	$(BIN)/ruff format --check steps workflows tests
+	$(BIN)/ruff check steps workflows tests bench
+	$(BIN)/ruff format --check steps workflows tests bench
 
 format: venv ## apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix -q steps workflows tests
-	$(BIN)/ruff format -q steps workflows tests
+	$(BIN)/ruff check --fix -q steps workflows tests bench
+	$(BIN)/ruff format -q steps workflows tests bench
+
+bench: venv ## benchmarks, each a ratio against a baseline measured in the same run
+	$(BIN)/python bench/executor_overhead.py
 
 clean: ## remove local runs, the MLflow database, sample data and caches (keeps .venv)
 	rm -rf .mlops data .pytest_cache .ruff_cache
