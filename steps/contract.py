@@ -21,9 +21,9 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 65
@@ -62,6 +62,17 @@ class BadSetting(StepError):
     """An environment setting is invalid."""
 
     exit_code = EXIT_BAD_SETTING
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+T = TypeVar("T")
+# A list flag as Argo passes it: one string, comma-separated ("64,32").
+CommaList = Annotated[list[T], BeforeValidator(_split_commas)]
 
 
 class StepParams(BaseModel):

@@ -122,7 +122,7 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     """Score new model and champion on the test split; decide promote or reject, with the reason."""
     import mlflow.pyfunc
 
-    from steps.tracking import connect, tracking_errors
+    from steps.tracking import as_metrics, as_tags, connect, tracking_errors
 
     trained = earlier_result(params.run_dir, "train") if not (params.run_id and params.model_uri) else {}
     run_id = params.run_id or trained["run_id"]
@@ -156,12 +156,10 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     if champion_metrics:
         logged |= {f"champion_test_{k}": v for k, v in champion_metrics.items()}
     with tracking_errors("logging the evaluation"):
-        from steps.train import _as_metrics, _as_tags
-
         client.log_batch(
             run_id,
-            metrics=_as_metrics(logged, 0),
-            tags=_as_tags({"mlops.decision": decision, "mlops.decision_reason": reason}),
+            metrics=as_metrics(logged, 0),
+            tags=as_tags({"mlops.decision": decision, "mlops.decision_reason": reason}),
         )
         for path, figure in plots(labels, curves, threshold).items():
             client.log_figure(run_id, figure, path)

@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from steps import storage
 from steps.contract import (
     BadInput,
+    CommaList,
     StepParams,
     StepResult,
     Transient,
@@ -48,20 +49,15 @@ class TrainParams(StepParams):
     epochs: int = Field(20, ge=1, le=10_000)
     lr: float = Field(3e-3, gt=0, le=1)
     batch_size: int = Field(512, ge=1, le=1_048_576)
-    hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32], description="comma-separated widths")
+    hidden_sizes: CommaList[int] = Field(
+        default_factory=lambda: [64, 32], description="comma-separated widths"
+    )
     dropout: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(1e-5, ge=0, le=1)
     patience: int = Field(3, ge=1, description="epochs without validation AUC gain before stopping")
     seed: int = Field(42, ge=0)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     experiment: str | None = Field(None, description="MLflow experiment; default MLOPS_EXPERIMENT")
-
-    @field_validator("hidden_sizes", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("hidden_sizes")
     @classmethod
@@ -242,19 +238,15 @@ def mlflow_run_id(
     folder: str, client, experiment: str, params: TrainParams, lineage: dict[str, str], fresh: bool
 ) -> str:
     """The MLflow run of this training: the one a previous attempt created, or a new one."""
+    from steps.tracking import as_params
+
     marker = storage.join(folder, MLFLOW_RUN)
     if not fresh and storage.exists(marker):
         return storage.read_json(marker)["run_id"]
     run = client.create_run(experiment, tags={"mlops.step": "train", **lineage})
     storage.write_json(marker, {"run_id": run.info.run_id})
-    client.log_batch(run.info.run_id, params=_as_params(params.hyperparameters()))
+    client.log_batch(run.info.run_id, params=as_params(params.hyperparameters()))
     return run.info.run_id
-
-
-def _as_params(values: dict[str, Any]):
-    from mlflow.entities import Param
-
-    return [Param(key, ",".join(map(str, v)) if isinstance(v, list) else str(v)) for key, v in values.items()]
 
 
 def model_signature(numeric: list[str], categorical: list[str]):
@@ -322,7 +314,7 @@ def log_model(client, run_id: str, trainer: Trainer, run_dir: str) -> str:
 
 def train(params: TrainParams, settings) -> TrainResult:
     """Train (or resume training) the network and log it to MLflow; returns the run and model URI."""
-    from steps.tracking import connect, experiment_id, tracking_errors
+    from steps.tracking import as_metrics, as_tags, connect, experiment_id, tracking_errors
 
     folder = step_folder(params.run_dir, "train")
     features = step_folder(params.run_dir, "features")
@@ -366,7 +358,7 @@ def train(params: TrainParams, settings) -> TrainResult:
                 + " ".join(f"{k} {v:.5f}" for k, v in metrics.items()),
             )
             with tracking_errors("logging epoch metrics"):
-                client.log_batch(run_id, metrics=_as_metrics(metrics, trainer.epoch))
+                client.log_batch(run_id, metrics=as_metrics(metrics, trainer.epoch))
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -378,10 +370,10 @@ def train(params: TrainParams, settings) -> TrainResult:
         digest = weights_digest(trainer.best["state"])
         client.log_batch(
             run_id,
-            metrics=_as_metrics(
+            metrics=as_metrics(
                 {"best_val_auc": trainer.best["auc"], "samples_per_second": samples_per_second}, trainer.epoch
             ),
-            tags=_as_tags({"mlops.weights_digest": digest, "mlops.best_epoch": str(trainer.best["epoch"])}),
+            tags=as_tags({"mlops.weights_digest": digest, "mlops.best_epoch": str(trainer.best["epoch"])}),
         )
     return TrainResult(
         run_id=run_id,
@@ -394,19 +386,6 @@ def train(params: TrainParams, settings) -> TrainResult:
         samples_per_second=round(samples_per_second, 1),
         weights_digest=digest,
     )
-
-
-def _as_metrics(values: dict[str, float], step: int):
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    return [Metric(key, float(value), now, step) for key, value in values.items()]
-
-
-def _as_tags(values: dict[str, str]):
-    from mlflow.entities import RunTag
-
-    return [RunTag(key, value) for key, value in values.items()]
 
 
 def main(argv: list[str] | None = None) -> None:

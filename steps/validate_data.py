@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
+from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, step_folder
 from steps.ingest import SPLITS
 
 ID_NAME = re.compile(r"(^id$|_id$|^uuid$)", re.IGNORECASE)
@@ -29,18 +29,13 @@ class ValidateDataParams(StepParams):
     """Check the ingested splits and fix the feature schema."""
 
     target_column: str | None = Field(None, description="label column; default MLOPS_TARGET_COLUMN")
-    feature_columns: list[str] = Field(default_factory=list, description="comma-separated; default inferred")
+    feature_columns: CommaList[str] = Field(
+        default_factory=list, description="comma-separated; default inferred"
+    )
     min_rows: int = Field(200, ge=1, description="fewest rows worth training on")
     min_class_rows: int = Field(5, ge=1, description="fewest rows of the rarer class in train")
     max_null_share: float = Field(0.5, ge=0, le=1, description="largest share of missing values in a feature")
     max_categories: int = Field(100, ge=2, description="most distinct values of a categorical feature")
-
-    @field_validator("feature_columns", mode="before")
-    @classmethod
-    def _comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [c.strip() for c in value.split(",") if c.strip()]
-        return value
 
 
 class ValidateDataResult(StepResult):

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -144,7 +145,7 @@ def run_step(
     step: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
 ) -> StepRun:
     """``python -m steps.<step> ARGS`` as a real subprocess; returns its exit code, streams and outputs."""
-    outputs = Path(cwd or ROOT) / ".outputs" / f"{step}-{time.monotonic_ns()}"
+    outputs = Path(tempfile.mkdtemp(prefix=f"outputs-{step}-"))
     full_env = os.environ | (env or {}) | {"MLOPS_OUTPUTS_DIR": str(outputs), "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", f"steps.{step}", *args],

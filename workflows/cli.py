@@ -168,8 +168,10 @@ def run_command(
             raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
     else:
         declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
-        if "storage-root" in declared and "storage-root" not in parameters:
-            parameters["storage-root"] = settings.storage_root  # where a local run writes is a setting
+        # Where data, runs and models are is a setting of this machine, not of the compiled file.
+        for name, value in settings.workflow_parameters().items():
+            if name in declared and name not in parameters:
+                parameters[name] = value
     out = Console()
     with Progress(out) as progress:
         run = LocalRun(

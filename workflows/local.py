@@ -410,7 +410,10 @@ class LocalRun:
             phase = phase_of(leaf)
             continue_on = tasks[leaf].get("continueOn") or {}
             if phase in FAILED and not continue_on.get({"Failed": "failed", "Error": "error"}[phase]):
-                self.record.message = self.record.message or f"task '{leaf}' {phase.lower()}"
+                culprit = next((n for n, node in self.record.nodes.items() if node.phase in FAILED), leaf)
+                self.record.message = (
+                    self.record.message or f"task '{culprit}' {self.record.nodes[culprit].phase.lower()}"
+                )
                 return phase
         return "Succeeded"
 

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     def run_dir(self, run_name: str) -> str:
         return f"{self.runs_root}/{run_name}"
 
+    def workflow_parameters(self) -> dict[str, str]:
+        """The workflow parameters that say *where*: their defaults come from these settings."""
+        return {
+            "data-uri": self.data_uri,
+            "storage-root": self.storage_root,
+            "model-name": self.model_name,
+            "experiment": self.experiment,
+        }
+
 
 def env_name(field: str) -> str:
     """The environment variable a settings field is read from."""

@@ -62,10 +62,7 @@ EXIT_HANDLER_INPUTS = {
 def parameters(settings: Settings) -> dict[str, str]:
     """The workflow's parameters and their defaults: what a run may change."""
     return {
-        "data-uri": settings.data_uri,
-        "storage-root": settings.storage_root,
-        "model-name": settings.model_name,
-        "experiment": settings.experiment,
+        **settings.workflow_parameters(),
         "epochs": "20",
         "lr": "0.003",
         "batch-size": "512",
