@@ -7,6 +7,7 @@ each result field is written as an Argo output parameter (one file per field in
 ``$MLOPS_OUTPUTS_DIR``), and errors map to exit codes:
 
 - 65 bad input (data or parameters are wrong: never retried)
+- 70 a deploy failed and was rolled back (never retried: nothing is left half-deployed)
 - 75 transient (network, storage, tracking server: retried with backoff)
 - 77 permission denied (credentials or bucket policy: never retried)
 - 78 bad setting (an ``MLOPS_*``/``AWS_*`` variable is wrong: never retried)
@@ -30,8 +31,9 @@ EXIT_BAD_INPUT = 65
 EXIT_TRANSIENT = 75
 EXIT_PERMISSION = 77
 EXIT_BAD_SETTING = 78
+EXIT_ROLLED_BACK = 70
 # Exit codes a retry can never fix; the workflow's retry expression skips them.
-NOT_RETRIED = (EXIT_BAD_INPUT, EXIT_PERMISSION, EXIT_BAD_SETTING)
+NOT_RETRIED = (EXIT_BAD_INPUT, EXIT_ROLLED_BACK, EXIT_PERMISSION, EXIT_BAD_SETTING)
 
 
 class StepError(Exception):
@@ -73,6 +75,12 @@ def _split_commas(value: object) -> object:
 T = TypeVar("T")
 # A list flag as Argo passes it: one string, comma-separated ("64,32").
 CommaList = Annotated[list[T], BeforeValidator(_split_commas)]
+
+
+class RolledBack(StepError):
+    """A deploy failed and was undone (Git and registry); running it again would repeat it."""
+
+    exit_code = EXIT_ROLLED_BACK
 
 
 class StepParams(BaseModel):

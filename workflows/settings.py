@@ -11,7 +11,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "MLOPS_"
@@ -54,8 +54,22 @@ class Settings(BaseSettings):
         description="S3-compatible endpoint (MinIO, moto); boto3 reads it too",
     )
     git_commit: str | None = Field(None, description="source commit recorded in model lineage")
+    gitops_repo_url: str | None = Field(
+        None, description="manifests repository ArgoCD syncs; default: a bare repo under the storage root"
+    )
+    gitops_token: SecretStr | None = Field(
+        None, description="token for the manifests repository (from a Secret)"
+    )
+    gitops_branch: str = "main"
+    gitops_path: str = Field("serving", description="folder of the serving manifests in that repository")
+    argocd_server: str | None = Field(None, description="ArgoCD API URL; unset: no sync (local mode)")
+    argocd_token: SecretStr | None = Field(None, description="ArgoCD API token (from a Secret)")
+    argocd_app: str = Field(
+        "argo-mlops-serving", description="the ArgoCD Application that syncs the serving path"
+    )
+    argocd_verify_tls: bool = True
 
-    @field_validator("notify_url", "mlflow_ui_url", "aws_endpoint_url")
+    @field_validator("notify_url", "mlflow_ui_url", "aws_endpoint_url", "argocd_server")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -80,6 +94,11 @@ class Settings(BaseSettings):
     def artifact_root(self) -> str:
         """Where a locally created experiment keeps its artifacts."""
         return str(Path(self.storage_root).resolve() / "mlartifacts")
+
+    @property
+    def gitops_url(self) -> str:
+        """The manifests repository; locally a bare repository under the storage root."""
+        return self.gitops_repo_url or (Path(self.storage_root).resolve() / "gitops.git").as_uri()
 
     @property
     def runs_root(self) -> str:

@@ -1,5 +1,6 @@
 """The training WorkflowTemplate: ingest -> validate-data -> features -> train -> evaluate
--> register -> promote (when the evaluation says so), with ``notify`` as the exit handler."""
+-> register -> promote -> deploy (the last two when the evaluation says promote), with
+``notify`` as the exit handler."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ STEPS = {
         outputs=("version",),
     ),
     "promote": StepSpec("promote", inputs=("model-name", "version"), outputs=("champion-version",)),
+    "deploy": StepSpec(
+        "deploy",
+        inputs=("model-name", "version", "canary-percent", "workflow-name"),
+        outputs=("commit", "changed"),
+        retries=2,
+        deadline_seconds=1800,
+    ),
     "notify": StepSpec(
         "notify",
         inputs=("workflow-name", "workflow-status", "failures"),
@@ -70,6 +78,7 @@ def parameters(settings: Settings) -> dict[str, str]:
         "min-auc": "0.7",
         "min-delta": "0.0",
         "seed": "42",
+        "canary-percent": "0",
     }
 
 
@@ -128,11 +137,21 @@ def training_template(settings: Settings) -> WorkflowTemplate:
                     },
                 ),
             )
+            promoted = "'{{tasks.evaluate.outputs.parameters.decision}}' == 'promote'"
             promote = steps["promote"](
                 name="promote",
                 arguments=task_args("model-name", version="{{tasks.register.outputs.parameters.version}}"),
-                when="'{{tasks.evaluate.outputs.parameters.decision}}' == 'promote'",
+                when=promoted,
             )
-            ingest >> validate >> features >> train >> evaluate >> register >> promote
-            # deploy (GitOps + ArgoCD sync) follows promote: see the deployment issue.
+            deploy = steps["deploy"](
+                name="deploy",
+                arguments=task_args(
+                    "model-name",
+                    "canary-percent",
+                    version="{{tasks.register.outputs.parameters.version}}",
+                    **{"workflow-name": "{{workflow.name}}"},
+                ),
+                when=promoted,
+            )
+            ingest >> validate >> features >> train >> evaluate >> register >> promote >> deploy
     return template

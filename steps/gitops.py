@@ -1,0 +1,150 @@
+"""The GitOps manifests repository: clone, edit, commit, push (rebasing when the remote moved on),
+revert. Plain ``git`` in subprocesses; a token travels as an HTTP header through git's
+environment config, never in a URL, an argument, a log line or the repository."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from steps.contract import PermissionDenied, StepError, Transient, log
+
+AUTHOR = {"GIT_AUTHOR_NAME": "argo-mlops", "GIT_AUTHOR_EMAIL": "argo-mlops@localhost"}
+PUSH_ATTEMPTS = 4
+_DENIED = ("Authentication failed", "403", "401", "Permission denied", "could not read Username")
+_UNREACHABLE = (
+    "Could not resolve host",
+    "Connection refused",
+    "timed out",
+    "Connection reset",
+    "unable to access",
+)
+
+
+class GitError(StepError):
+    """A git command failed in a way no retry fixes."""
+
+
+class Repo:
+    """A working clone of the manifests repository."""
+
+    def __init__(self, url: str, branch: str, workdir: Path, token: str | None = None) -> None:
+        self.url, self.branch, self.workdir, self.token = url, branch, workdir, token
+
+    def _env(self) -> dict[str, str]:
+        env = (
+            os.environ
+            | AUTHOR
+            | {
+                "GIT_COMMITTER_NAME": AUTHOR["GIT_AUTHOR_NAME"],
+                "GIT_COMMITTER_EMAIL": AUTHOR["GIT_AUTHOR_EMAIL"],
+                "GIT_TERMINAL_PROMPT": "0",
+            }
+        )
+        if self.token:
+            basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+            env |= {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+            }
+        return env
+
+    def git(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd or self.workdir,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise self._error(args[0], done.stderr)
+        return done
+
+    def _error(self, command: str, stderr: str) -> StepError:
+        first = next((line for line in stderr.splitlines() if line.strip()), "no message")
+        if self.token:
+            first = first.replace(self.token, "***")
+        if any(marker in stderr for marker in _DENIED):
+            return PermissionDenied(f"git {command} to the manifests repository was refused: {first}")
+        if any(marker in stderr for marker in _UNREACHABLE):
+            return Transient(f"git {command}: the manifests repository is unreachable: {first}")
+        return GitError(f"git {command} failed: {first}")
+
+    def clone(self) -> Repo:
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        self.git(
+            "clone", "--quiet", "--branch", self.branch, self.url, str(self.workdir), cwd=self.workdir.parent
+        )
+        return self
+
+    def path(self, relative: str) -> Path:
+        return self.workdir / relative
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").stdout.strip()
+
+    def commit(self, message: str, *paths: str) -> str:
+        self.git("add", "--", *paths)
+        self.git("commit", "--quiet", "-m", message)
+        return self.head()
+
+    def push(self) -> None:
+        """Push; when the remote moved on, rebase onto it and try again."""
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            done = self.git("push", "--quiet", "origin", f"HEAD:{self.branch}", check=False)
+            if done.returncode == 0:
+                return
+            rejected = (
+                "rejected" in done.stderr or "fetch first" in done.stderr or "non-fast-forward" in done.stderr
+            )
+            if not rejected or attempt == PUSH_ATTEMPTS:
+                raise self._error("push", done.stderr)
+            log("deploy", f"push rejected: the manifests repository moved on; rebasing (attempt {attempt})")
+            self.git("pull", "--quiet", "--rebase", "origin", self.branch)
+
+    def revert(self, commit: str, message: str) -> str:
+        self.git("revert", "--no-edit", commit)
+        self.git("commit", "--quiet", "--amend", "-m", message)
+        return self.head()
+
+    def last_commit_touching(self, relative: str, grep: str) -> str | None:
+        done = self.git("log", "-1", "--format=%H", f"--grep={grep}", "--", relative)
+        return done.stdout.strip() or None
+
+
+def ensure_local_remote(url: str, branch: str) -> None:
+    """Create the local bare manifests repository (with a first commit) if it does not exist."""
+    if not url.startswith("file://"):
+        return
+    bare = Path(url[len("file://") :])
+    if (bare / "HEAD").exists():
+        return
+    env = (
+        os.environ
+        | AUTHOR
+        | {"GIT_COMMITTER_NAME": "argo-mlops", "GIT_COMMITTER_EMAIL": "argo-mlops@localhost"}
+    )
+    bare.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["git", "init", "--quiet", "--bare", "--initial-branch", branch, str(bare)], check=True, env=env
+    )
+    seed = bare.parent / f".{bare.name}-seed"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch", branch, str(seed)], check=True, env=env)
+    (seed / "README.md").write_text(
+        "# Serving manifests\n\nWritten by argo-mlops deploys; synced by ArgoCD.\n"
+    )
+    for command in (
+        ["add", "README.md"],
+        ["commit", "--quiet", "-m", "Start the manifests repository"],
+        ["push", "--quiet", str(bare), branch],
+    ):
+        subprocess.run(["git", *command], cwd=seed, check=True, env=env, capture_output=True)
+    shutil.rmtree(seed)
+    log("deploy", f"created the local manifests repository {bare}")
