@@ -69,8 +69,10 @@ def test_steps_run_in_exec_form_with_retries_by_the_contract(fresh):
     train = next(t for t in containers if t["name"] == "train")
     assert train["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert "asInt(retries) >= 3 ? 'on-demand' : 'spot'" in train["podSpecPatch"]
-    promote = next(t for t in spec["templates"] if "dag" in t)["dag"]["tasks"][-1]
-    assert promote["name"] == "promote" and "== 'promote'" in promote["when"]
+    tasks = {t["name"]: t for t in next(t for t in spec["templates"] if "dag" in t)["dag"]["tasks"]}
+    for gated in ("promote", "deploy"):
+        assert tasks[gated]["when"] == "'{{tasks.evaluate.outputs.parameters.decision}}' == 'promote'"
+    assert tasks["deploy"]["depends"] == "promote"
     assert spec["onExit"] == "notify"
     assert spec["synchronization"]["mutexes"][0]["name"] == "training-{{workflow.parameters.model-name}}"
 
