@@ -1,0 +1,182 @@
+"""deploy: a real bare git remote, a test ArgoCD server on loopback, a real MLflow registry.
+
+A healthy sync deploys; a Degraded app, a failed sync and a timeout each end in a revert
+commit, the champion alias restored and exit 70; the ArgoCD requests are checked (path, auth,
+body); a push that lost a race is rebased and succeeds; no token leaks anywhere."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from steps.gitops import Repo, ensure_local_remote
+from tests.conftest import run_step
+from tests.fake_argocd import FakeArgoCD
+
+pytestmark = pytest.mark.e2e
+APP, MODEL = "fraud-serving", "svc"
+ARGOCD_TOKEN, GIT_TOKEN = "argocd-token-7f3a9c", "git-token-51bd02"
+MANIFEST = f"serving/{MODEL}/inference-service.yaml"
+
+
+@pytest.fixture
+def world(tmp_path):
+    """A registry with versions 1 (the old champion) and 2 (the new one), and an empty remote."""
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking)
+    client.create_registered_model(MODEL)
+    for number in (1, 2):
+        client.create_model_version(
+            MODEL, f"s3://models/{MODEL}/{number}", tags={"mlops.data_fingerprint": f"{number}" * 16}
+        )
+    client.set_model_version_tag(MODEL, "2", "mlops.previous_champion", "1")
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    remote = (tmp_path / "remote.git").as_uri()
+    ensure_local_remote(remote, "main")
+    env = {
+        "MLFLOW_TRACKING_URI": tracking,
+        "MLOPS_STORAGE_ROOT": str(tmp_path / ".mlops"),
+        "MLOPS_GITOPS_REPO_URL": remote,
+        "MLOPS_GITOPS_TOKEN": GIT_TOKEN,
+        "MLOPS_ARGOCD_APP": APP,
+        "MLOPS_ARGOCD_TOKEN": ARGOCD_TOKEN,
+    }
+    return {"client": client, "remote": remote, "env": env, "tmp": tmp_path}
+
+
+def deploy(world, fake: FakeArgoCD | None, version: str, *extra: str):
+    env = dict(world["env"])
+    if fake is not None:
+        server, url = fake.serve()
+        env["MLOPS_ARGOCD_SERVER"] = url
+    run_dir = world["tmp"] / "runs" / f"deploy-v{version}"
+    done = run_step(
+        "deploy",
+        "--run-dir",
+        str(run_dir),
+        "--model-name",
+        MODEL,
+        "--version",
+        version,
+        "--poll-seconds",
+        "0.05",
+        *extra,
+        env=env,
+    )
+    if fake is not None:
+        server.shutdown()
+    return done
+
+
+def remote_log(world) -> list[str]:
+    bare = world["remote"][len("file://") :]
+    return subprocess.run(
+        ["git", "--git-dir", bare, "log", "--format=%s", "main"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+
+def served(world) -> dict:
+    bare = world["remote"][len("file://") :]
+    shown = subprocess.run(
+        ["git", "--git-dir", bare, "show", f"main:{MANIFEST}"], capture_output=True, text=True, check=False
+    )
+    return yaml.safe_load(shown.stdout) if shown.returncode == 0 else {}
+
+
+def champion(world) -> str:
+    return str(world["client"].get_model_version_by_alias(MODEL, "champion").version)
+
+
+def test_healthy_sync_deploys_and_argocd_got_the_right_requests(world):
+    fake = FakeArgoCD(APP, ARGOCD_TOKEN)
+    done = deploy(world, fake, "1")
+    assert done.returncode == 0, done.stderr
+    assert done.result["changed"] is True and done.result["synced"] is True
+    assert remote_log(world)[0] == f"Deploy {MODEL} version 1 (run deploy-v1, data 111111111111)"
+    manifest = served(world)
+    assert manifest["spec"]["predictor"]["model"]["storageUri"] == f"s3://models/{MODEL}/1"
+    assert manifest["metadata"]["annotations"]["argo-mlops/model-version"] == "1"
+    syncs = [r for r in fake.requests if r.method == "POST"]
+    assert [(r.path, r.body) for r in syncs] == [(f"/api/v1/applications/{APP}/sync", {"prune": True})]
+    assert {r.authorization for r in fake.requests} == {f"Bearer {ARGOCD_TOKEN}"}
+    assert all(r.path == f"/api/v1/applications/{APP}" for r in fake.requests if r.method == "GET")
+    assert sum(r.method == "GET" for r in fake.requests) >= 4  # before the sync, then until settled
+
+
+def test_deploying_the_served_version_again_changes_nothing(world):
+    assert deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1").returncode == 0
+    before = remote_log(world)
+    again = deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1")
+    assert again.returncode == 0 and again.result["changed"] is False
+    assert remote_log(world) == before
+
+
+@pytest.mark.parametrize(
+    ("scenario", "timeout", "reason"),
+    [
+        ("degraded", "30", "is Degraded after the sync"),
+        ("sync-error", "30", "sync of fraud-serving failed"),
+        ("never-finishes", "1", "not Synced and Healthy after 1s"),
+    ],
+)
+def test_failed_deploy_is_reverted_and_the_champion_restored(world, scenario, timeout, reason):
+    assert deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1").returncode == 0
+    world["client"].set_registered_model_alias(MODEL, "champion", "2")  # what promote did
+    failed = deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN, scenario=scenario), "2", "--sync-timeout", timeout)
+    assert failed.returncode == 70, failed.stderr
+    errors = failed.error_lines()
+    assert len(errors) == 1 and "was rolled back" in errors[0] and reason in errors[0], failed.stderr
+    log = remote_log(world)
+    assert log[0].startswith(f"Roll back {MODEL} version 2") and log[1].startswith(
+        f"Deploy {MODEL} version 2"
+    )
+    assert served(world)["spec"]["predictor"]["model"]["storageUri"] == f"s3://models/{MODEL}/1"
+    assert champion(world) == "1"
+
+
+def test_canary_goes_healthy_at_its_share_then_to_all(world):
+    assert deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1").returncode == 0
+    fake = FakeArgoCD(APP, ARGOCD_TOKEN)
+    done = deploy(world, fake, "2", "--canary-percent", "10")
+    assert done.returncode == 0, done.stderr
+    assert remote_log(world)[:2] == [
+        f"Deploy {MODEL} version 2 (run deploy-v2, data 222222222222)",
+        f"Deploy {MODEL} version 2 (run deploy-v2, data 222222222222): canary 10%",
+    ]
+    assert "canaryTrafficPercent" not in served(world)["spec"]["predictor"]
+    assert sum(r.method == "POST" for r in fake.requests) == 2
+
+
+def test_a_push_that_lost_the_race_is_rebased_and_succeeds(world, tmp_path):
+    ours = Repo(world["remote"], "main", tmp_path / "ours").clone()
+    theirs = Repo(world["remote"], "main", tmp_path / "theirs").clone()
+    (theirs.path("other.txt")).write_text("a teammate's change\n")
+    theirs.commit("Someone else's commit", "other.txt")
+    theirs.push()
+    (ours.path("mine.txt")).write_text("the deploy\n")
+    ours.commit("Our deploy", "mine.txt")
+    ours.push()  # rejected first (the remote moved on), then rebased and pushed
+    assert remote_log(world)[:2] == ["Our deploy", "Someone else's commit"]
+
+
+def test_no_token_appears_in_logs_outputs_run_records_or_the_repository(world):
+    runs = [
+        deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1"),
+        deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN, scenario="degraded"), "2"),
+    ]
+    bare = world["remote"][len("file://") :]
+    history = subprocess.run(
+        ["git", "--git-dir", bare, "log", "-p", "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    texts = [history] + [r.stdout + r.stderr + "".join(r.outputs.values()) for r in runs]
+    texts += [
+        p.read_text(errors="replace")
+        for p in Path(world["tmp"]).rglob("*")
+        if p.is_file() and p.suffix in (".json", ".yaml", ".log", ".txt")
+    ]
+    for token in (ARGOCD_TOKEN, GIT_TOKEN):
+        assert not any(token in text for text in texts), token
