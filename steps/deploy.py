@@ -184,6 +184,45 @@ def deploy(params: DeployParams, settings) -> DeployResult:
         )
 
 
+def roll_back_champion(settings, client, name: str) -> str:
+    """Champion back to the version it replaced: the deploy commit reverted, the alias moved back."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        raise BadInput(f"model {name!r} has no champion to roll back") from None
+    previous = current.tags.get("mlops.previous_champion")
+    if not previous:
+        raise BadInput(f"{name} version {current.version} records no previous champion to go back to")
+    ensure_local_remote(settings.gitops_url, settings.gitops_branch)
+    token = settings.gitops_token.get_secret_value() if settings.gitops_token else None
+    with tempfile.TemporaryDirectory(prefix="gitops-") as workdir:
+        repo = Repo(settings.gitops_url, settings.gitops_branch, Path(workdir) / "repo", token).clone()
+        relative = manifest_path(settings, name)
+        deployed = repo.last_commit_touching(relative, f"Deploy {name} version {current.version} ")
+        if deployed:
+            repo.revert(
+                deployed,
+                f"Roll back {name} version {current.version} to version {previous} (mlops models rollback)",
+            )
+            repo.push()
+        if settings.argocd_server:
+            from steps.argocd import ArgoCD
+
+            ArgoCD(
+                settings.argocd_server,
+                settings.argocd_token.get_secret_value() if settings.argocd_token else "",
+            ).sync(settings.argocd_app)
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    reverted = (
+        f"; reverted {deployed[:12]} in the manifests repository"
+        if deployed
+        else "; no deploy commit to revert"
+    )
+    return f"{name}@{CHAMPION} -> version {previous} (was {current.version}){reverted}"
+
+
 def main(argv: list[str] | None = None) -> None:
     run_step("deploy", DeployParams, deploy, argv)
 
