@@ -94,16 +94,16 @@ def manifest_path(workflow: str) -> Path:
 @app.command("compile")
 @contract_errors
 def compile_command(
-    out: Annotated[Path | None, typer.Option(help="folder to write to (default: manifests/)")] = None,
+    out: Annotated[Path | None, typer.Option(help="root to write manifests/ and deploy/ under")] = None,
 ) -> None:
-    """Render every workflow the project defines to manifests/*.yaml.
+    """Render every manifest: workflows to manifests/, serving, ArgoCD and RBAC to deploy/.
 
-    Example: mlops compile && git diff manifests/
+    Example: mlops compile && git diff manifests/ deploy/
     """
-    from workflows.compile import MANIFESTS_DIR, compile_manifests
+    from workflows.compile import ROOT, compile_manifests
     from workflows.settings import load_settings
 
-    for path in compile_manifests(load_settings(), out or MANIFESTS_DIR):
+    for path in compile_manifests(load_settings(), out or ROOT):
         err.print(f"wrote {path}", highlight=False)
 
 
@@ -111,17 +111,17 @@ def compile_command(
 @contract_errors
 def lint_command(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="manifest files or folders (default: manifests/)")
+        list[Path] | None, typer.Argument(help="files or folders (default: manifests/, deploy/)")
     ] = None,
 ) -> None:
     """Check manifests offline as argo lint would; one 'file: path: message' line per problem.
 
     Example: mlops lint manifests/training.yaml
     """
-    from workflows.compile import MANIFESTS_DIR
+    from workflows.compile import OUTPUT_DIRS, ROOT
     from workflows.lint import lint_paths
 
-    targets = paths or [MANIFESTS_DIR]
+    targets = paths or [ROOT / folder for folder in OUTPUT_DIRS]
     for target in targets:
         if not target.exists():
             raise BadInput(f"{target}: no such file or folder")

@@ -32,6 +32,15 @@ WORKFLOW_VARIABLES = {
 TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters"}
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
+CORE_KINDS = (
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,31 @@ def unknown_fields(value: Any, annotation: Any, path: str) -> Iterator[str]:
             yield f"{path}.{key}"
         else:
             yield from unknown_fields(item, fields[key], f"{path}.{key}")
+
+
+def kubernetes_unknown_fields(value: Any, type_name: str, path: str) -> list[str]:
+    """Unknown keys checked against the kubernetes client's models (their JSON field names)."""
+    import kubernetes.client as k8s
+
+    listed = re.fullmatch(r"(?:List|list)\[(.+)\]", type_name)
+    if listed:
+        return [
+            p
+            for i, item in enumerate(value or [])
+            for p in kubernetes_unknown_fields(item, listed.group(1), f"{path}[{i}]")
+        ]
+    model = getattr(k8s, type_name, None)
+    if not isinstance(value, dict) or model is None or not hasattr(model, "attribute_map"):
+        return []
+    by_json = {json_name: python for python, json_name in model.attribute_map.items()}
+    found = []
+    for key, item in value.items():
+        where = f"{path}.{key}" if path else key
+        if key not in by_json:
+            found.append(where)
+        else:
+            found.extend(kubernetes_unknown_fields(item, model.openapi_types[by_json[key]], where))
+    return found
 
 
 def model_for(kind: str) -> type[BaseModel]:
@@ -164,9 +198,22 @@ class Linter:
         self.problems.append(Problem(self.file, path, message))
 
     def run(self) -> list[Problem]:
+        from workflows.crd_fields import FIELDS, missing_keys, unknown_keys
+
         kind = self.doc.get("kind")
+        if kind in FIELDS:
+            for path in unknown_keys(self.doc, FIELDS[kind], ""):
+                self.add(path, f"unknown field '{path.rsplit('.', 1)[-1]}' for {kind}")
+            for path in missing_keys(self.doc, kind):
+                self.add(path, f"required by {kind}")
+            return self.problems
+        if kind in CORE_KINDS:
+            for path in kubernetes_unknown_fields(self.doc, f"V1{kind}", ""):
+                self.add(path, f"unknown field '{path.rsplit('.', 1)[-1]}' for {kind}")
+            return self.problems
         if kind not in KINDS:
-            self.add("kind", f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+            known = ", ".join((*KINDS, *FIELDS, *CORE_KINDS))
+            self.add("kind", f"unknown kind {kind!r} (lint knows {known})")
             return self.problems
         model = model_for(kind)
         try:

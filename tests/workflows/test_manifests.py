@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from workflows.compile import MANIFESTS_DIR, render
+from workflows.compile import MANIFESTS_DIR, OUTPUT_DIRS, ROOT, render
 from workflows.lint import lint_documents
 from workflows.local import check_supported
 from workflows.settings import Settings
@@ -33,10 +33,14 @@ def monkeypatch_module():
 
 
 def test_committed_manifests_match_a_fresh_compile(fresh):
-    committed = {p.name: p.read_text() for p in MANIFESTS_DIR.glob("*.yaml")}
-    assert set(committed) == set(fresh), "run `mlops compile` and commit manifests/"
+    committed = {
+        str(p.relative_to(ROOT)): p.read_text()
+        for folder in OUTPUT_DIRS
+        for p in (ROOT / folder).rglob("*.yaml")
+    }
+    assert set(committed) == set(fresh), "run `mlops compile` and commit manifests/ and deploy/"
     for name, text in fresh.items():
-        assert committed[name] == text, f"manifests/{name} is stale: run `mlops compile` and commit it"
+        assert committed[name] == text, f"{name} is stale: run `mlops compile` and commit it"
 
 
 def test_every_manifest_passes_lint_and_hera(fresh):
@@ -44,13 +48,31 @@ def test_every_manifest_passes_lint_and_hera(fresh):
         assert [str(p) for p in lint_documents(name, text)] == []
 
 
-def test_the_executor_supports_every_feature_the_project_uses(fresh):
-    for text in fresh.values():
-        check_supported(yaml.safe_load(text))
+def test_the_executor_supports_every_workflow_the_project_defines(fresh):
+    workflows = [yaml.safe_load(text) for name, text in fresh.items() if name.startswith("manifests/")]
+    assert workflows
+    for doc in workflows:
+        check_supported(doc)
+
+
+def test_lint_checks_serving_argocd_and_rbac_fields(fresh):
+    isvc = yaml.safe_load(fresh["deploy/serving/fraud-detector/inference-service.yaml"])
+    isvc["spec"]["predictor"]["model"]["storageURI"] = isvc["spec"]["predictor"]["model"].pop("storageUri")
+    app = yaml.safe_load(fresh["deploy/argocd/application.yaml"])
+    app["spec"]["syncPolicy"]["automated"]["selfheal"] = True
+    role = next(d for d in yaml.safe_load_all(fresh["deploy/rbac/workflow-rbac.yaml"]) if d["kind"] == "Role")
+    role["rules"][0]["verb"] = ["get"]
+    problems = [str(p) for doc in (isvc, app, role) for p in lint_documents("x.yaml", yaml.safe_dump(doc))]
+    assert (
+        "x.yaml: spec.predictor.model.storageURI: unknown field 'storageURI' for InferenceService" in problems
+    )
+    assert "x.yaml: spec.predictor.model.storageUri: required by InferenceService" in problems
+    assert "x.yaml: spec.syncPolicy.automated.selfheal: unknown field 'selfheal' for Application" in problems
+    assert "x.yaml: rules[0].verb: unknown field 'verb' for Role" in problems
 
 
 def test_steps_run_in_exec_form_with_retries_by_the_contract(fresh):
-    spec = yaml.safe_load(fresh["training.yaml"])["spec"]
+    spec = yaml.safe_load(fresh["manifests/training.yaml"])["spec"]
     containers = [t for t in spec["templates"] if "container" in t]
     assert {t["name"] for t in containers} >= {
         "ingest",

@@ -1,0 +1,89 @@
+"""What ArgoCD syncs and what the workflows need on the cluster: the serving base (a kustomize
+base with the model's KServe InferenceService), the ArgoCD Application that syncs the serving
+path, and the RBAC of the workflow service account (only what Argo's executor needs: the steps
+themselves never call the Kubernetes API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steps.serving_manifest import inference_service
+from workflows.settings import Settings
+
+PLACEHOLDER_URI = "s3://models/replace-me-on-first-deploy"
+
+
+def serving_base(settings: Settings) -> dict[str, dict[str, Any]]:
+    """deploy/serving: kustomization.yaml and the model's InferenceService (the deploy step edits it)."""
+    model = settings.model_name
+    return {
+        "kustomization.yaml": {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "namespace": settings.namespace,
+            "resources": [f"{model}/inference-service.yaml"],
+        },
+        f"{model}/inference-service.yaml": inference_service(model, PLACEHOLDER_URI, "0", settings.namespace),
+    }
+
+
+def application(settings: Settings) -> dict[str, Any]:
+    """The ArgoCD Application: automated sync with prune; selfHeal off because the pipeline owns the path."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": settings.argocd_app,
+            "namespace": "argocd",
+            "labels": {"app.kubernetes.io/part-of": "argo-mlops"},
+        },
+        "spec": {
+            "project": "default",
+            "source": {
+                "repoURL": settings.gitops_repo_url or "https://git.example.com/ml/serving-manifests.git",
+                "targetRevision": settings.gitops_branch,
+                "path": settings.gitops_path,
+                "directory": {"recurse": True},
+            },
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": settings.namespace},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": False},
+                "syncOptions": ["CreateNamespace=false", "ApplyOutOfSyncOnly=true"],
+                "retry": {"limit": 3, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}},
+            },
+        },
+    }
+
+
+def workflow_rbac(settings: Settings) -> list[dict[str, Any]]:
+    """The workflow service account and the one permission Argo's executor needs for outputs."""
+    labels = {"app.kubernetes.io/part-of": "argo-mlops"}
+    meta = {"name": settings.service_account, "namespace": settings.namespace, "labels": labels}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta,
+            "rules": [
+                {
+                    "apiGroups": ["argoproj.io"],
+                    "resources": ["workflowtaskresults"],
+                    "verbs": ["create", "patch"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": settings.service_account,
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": settings.service_account, "namespace": settings.namespace}
+            ],
+        },
+    ]
