@@ -87,8 +87,8 @@ def build_summary(params: NotifyParams, settings) -> dict[str, Any]:
                 "log_tail": tail,
             }
         )
-    trained, evaluated, registered, promoted = (
-        optional_result(params.run_dir, s) for s in ("train", "evaluate", "register", "promote")
+    trained, evaluated, registered, promoted, deployed = (
+        optional_result(params.run_dir, s) for s in ("train", "evaluate", "register", "promote", "deploy")
     )
     model: dict[str, Any] = {}
     if trained:
@@ -108,6 +108,9 @@ def build_summary(params: NotifyParams, settings) -> dict[str, Any]:
     champion = promoted.get("champion_version") if promoted else evaluated.get("champion_version")
     if registered or champion:
         model["champion_version"] = champion
+    if deployed:
+        model["deployed_commit"] = deployed.get("commit")
+        model["deploy_changed"] = deployed.get("changed")
     return {
         "workflow": params.workflow_name or params.run_dir.rstrip("/").rsplit("/", 1)[-1],
         "status": params.workflow_status,

@@ -199,6 +199,11 @@ def report(out: Console, record, settings) -> None:
                 f"registered version {model['version']}; champion is version {model.get('champion_version') or 'none'}",
                 highlight=False,
             )
+        if model.get("deployed_commit"):
+            what = "deployed" if model.get("deploy_changed") else "already deployed"
+            out.print(
+                f"{what}: commit {model['deployed_commit'][:12]} in {settings.gitops_url}", highlight=False
+            )
     if record.message:
         out.print(f"[red]{record.message}[/]")
     out.print(f"run record: {Path(record.run_dir) / 'run.json'}", highlight=False)

@@ -59,12 +59,21 @@ def test_run_registers_a_champion_then_a_challenger_with_the_reason(local):
     assert first.returncode == 0, first.stdout + first.stderr
     assert "model: promote (test AUC" in first.stdout and "no champion yet" in first.stdout
     assert champion(local) == "1"
+    assert "deployed: commit " in first.stdout
+    log = subprocess.run(
+        ["git", "--git-dir", f"{local['MLOPS_STORAGE_ROOT']}/gitops.git", "log", "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert log.splitlines()[0].startswith("Deploy fraud-detector version 1 (run training-")
     second = mlops(local, "run", "training", *FAST, "-p", "min-delta=0.05")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "model: reject (test AUC" in second.stdout and "+ min-delta 0.0500" in second.stdout
     assert "registered version 2; champion is version 1" in second.stdout
     nodes = record(local, second.stdout)["nodes"]
     assert nodes["promote"]["phase"] == "Skipped" and nodes["register"]["phase"] == "Succeeded"
+    assert nodes["deploy"]["phase"] == "Skipped"
     assert champion(local) == "1"
 
 
