@@ -37,6 +37,20 @@ def prepared(tmp_path_factory):
     return root, base, env
 
 
+def train_until(run_dir, env: dict[str, str], line_start: str, signal_number: int) -> subprocess.Popen:
+    """Start train as a subprocess and send it a signal once it logs a line starting ``line_start``."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "steps.train", "--run-dir", str(run_dir), *TRAIN_ARGS],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT,
+        env=os.environ | env | {"MLOPS_OUTPUTS_DIR": str(run_dir / "outputs")},
+    )  # fmt: skip
+    for line in process.stderr:
+        if line.startswith(line_start):
+            process.send_signal(signal_number)
+            break
+    return process
+
+
 def test_killed_train_resumes_and_matches_an_uninterrupted_run(prepared):
     root, base, env = prepared
     straight, killed = root / "straight", root / "killed"
@@ -46,15 +60,7 @@ def test_killed_train_resumes_and_matches_an_uninterrupted_run(prepared):
     uninterrupted = run_step("train", "--run-dir", str(straight), *TRAIN_ARGS, env=env)
     assert uninterrupted.returncode == 0, uninterrupted.stderr
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "steps.train", "--run-dir", str(killed), *TRAIN_ARGS],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT,
-        env=os.environ | env | {"MLOPS_OUTPUTS_DIR": str(root / "out-killed")},
-    )  # fmt: skip
-    for line in process.stderr:
-        if line.startswith("[train] epoch 2/"):
-            process.send_signal(signal.SIGKILL)
-            break
+    process = train_until(killed, env, "[train] epoch 2/", signal.SIGKILL)
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
     run_id_before = json.loads((killed / "train" / "mlflow-run.json").read_text())["run_id"]
@@ -73,15 +79,7 @@ def test_sigterm_saves_and_exits_transient(prepared):
     root, base, env = prepared
     folder = root / "terminated"
     shutil.copytree(base, folder)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "steps.train", "--run-dir", str(folder), *TRAIN_ARGS],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT,
-        env=os.environ | env | {"MLOPS_OUTPUTS_DIR": str(root / "out-term")},
-    )  # fmt: skip
-    for line in process.stderr:
-        if line.startswith("[train] epoch 1/"):
-            process.send_signal(signal.SIGTERM)
-            break
+    process = train_until(folder, env, "[train] epoch 1/", signal.SIGTERM)
     rest = process.stderr.read()
     process.wait(timeout=60)
     assert process.returncode == 75, rest
