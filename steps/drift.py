@@ -1,0 +1,226 @@
+"""Drift: has the data the champion now sees moved away from what it was trained on?
+
+Reference: the champion's training data, found through the lineage tags ``register`` set
+(data URI, fingerprint: a changed dataset is reported). Current: the data under
+``--current-uri``, optionally a window over ``event_time``. Evidently's data drift preset
+decides per column (its default tests: normed Wasserstein / Jensen-Shannon on large
+references, K-S / chi-square on small ones) and overall (drifted share >= ``--drift-share``).
+The label (target drift) and the champion's predictions (prediction drift) are compared too
+when the current data has them. Writes ``drift/report.html`` and ``drift/columns.json``, logs
+both and the metrics to MLflow, and outputs ``drifted``, ``drift-share`` and the top columns.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import Field
+
+from steps import storage
+from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
+from steps.ingest import fingerprint, read_dataset
+
+PREDICTION = "prediction"
+TOP_COLUMNS = 5
+
+
+class DriftParams(StepParams):
+    """Compare current data with the champion's training data (Evidently's data drift preset)."""
+
+    current_uri: str = Field(..., description="the new data: a folder, file or s3:// prefix")
+    model_name: str | None = Field(None, description="default MLOPS_MODEL_NAME")
+    alias: str = Field("champion", description="whose training data is the reference")
+    drift_share: float = Field(
+        0.5, gt=0, le=1, description="share of drifted columns that means the data drifted"
+    )
+    since: str | None = Field(None, description="only current rows with event_time >= this (ISO)")
+    until: str | None = Field(None, description="only current rows with event_time < this (ISO)")
+    max_rows: int = Field(0, ge=0, description="sample each side to at most this many rows (0: all), seeded")
+    seed: int = Field(42, ge=0)
+    experiment: str = Field("drift", description="MLflow experiment for drift runs")
+
+
+class DriftResult(StepResult):
+    drifted: bool
+    drift_share: float
+    drifted_columns: list[str]
+    columns_checked: int
+    champion_version: str
+    report_uri: str
+
+
+def column_verdicts(snapshot: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Per-column results from Evidently's snapshot, and Evidently's own drifted-column count."""
+    columns, evidently_count = [], None
+    for metric in snapshot["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith("DriftedColumnsCount"):
+            evidently_count = int(metric["value"]["count"])
+        elif config["type"].endswith("ValueDrift"):
+            method, threshold, score = config["method"], float(config["threshold"]), float(metric["value"])
+            # p-value tests drift below the threshold; distances drift at or above it.
+            drifted = score < threshold if "p_value" in method else score >= threshold
+            columns.append(
+                {
+                    "column": config["column"],
+                    "method": method,
+                    "threshold": threshold,
+                    "score": score,
+                    "drifted": drifted,
+                }
+            )
+    if evidently_count is None:
+        raise RuntimeError("Evidently's report has no DriftedColumnsCount metric")
+    return columns, evidently_count
+
+
+def _window(frame: pd.DataFrame, params: DriftParams, time_column: str) -> pd.DataFrame:
+    if not (params.since or params.until):
+        return frame
+    if time_column not in frame.columns:
+        raise BadInput(f"parameter --since/--until: the current data has no '{time_column}' column")
+    times = pd.to_datetime(frame[time_column], utc=True, errors="coerce")
+    keep = pd.Series(True, index=frame.index)
+    for bound, flag, after in ((params.since, "--since", True), (params.until, "--until", False)):
+        if bound:
+            try:
+                edge = (
+                    pd.Timestamp(bound, tz="UTC")
+                    if pd.Timestamp(bound).tzinfo is None
+                    else pd.Timestamp(bound)
+                )
+            except ValueError:
+                raise BadInput(f"parameter {flag}: not an ISO date or time (got {bound!r})") from None
+            keep &= times >= edge if after else times < edge
+    window = frame[keep]
+    if window.empty:
+        raise BadInput(
+            f"{params.current_uri}: no rows between {params.since or 'the start'} and {params.until or 'the end'}"
+        )
+    return window
+
+
+def _sample(frame: pd.DataFrame, params: DriftParams) -> pd.DataFrame:
+    if params.max_rows and len(frame) > params.max_rows:
+        return frame.sample(n=params.max_rows, random_state=params.seed)
+    return frame
+
+
+def drift(params: DriftParams, settings) -> DriftResult:
+    """Evidently's drift verdict for the current data against the champion's training data."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    from steps.tracking import as_metrics, as_tags, connect, experiment_id, tracking_errors
+
+    name = params.model_name or settings.model_name
+    with tracking_errors("finding the champion"):
+        client = connect(settings)
+        try:
+            champion = client.get_model_version_by_alias(name, params.alias)
+        except MlflowException:
+            raise BadInput(
+                f"model {name!r} has no {params.alias}: train and promote a model before checking drift"
+            ) from None
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
+    features = model.metadata.get_input_schema().input_names()
+    reference_uri = champion.tags.get("mlops.data_uri")
+    if not reference_uri:
+        raise BadInput(
+            f"{name} version {champion.version} has no mlops.data_uri lineage tag: its training data is unknown"
+        )
+    reference, _ = read_dataset(reference_uri, keep_text={"event_time"})
+    reference = reference.drop_duplicates(ignore_index=True)
+    trained_on = champion.tags.get("mlops.data_fingerprint", "")
+    if trained_on and fingerprint(reference) != trained_on:
+        log(
+            "drift",
+            f"note: {reference_uri} changed since version {champion.version} was trained (fingerprint differs)",
+        )
+    current, _ = read_dataset(params.current_uri, keep_text={"event_time"})
+    current = _window(current, params, "event_time")
+    missing = [c for c in features if c not in current.columns]
+    if missing:
+        raise BadInput(f"column '{missing[0]}': missing from the current data at {params.current_uri}")
+
+    target = settings.target_column
+    columns = list(features) + ([target] if target in current.columns and target in reference.columns else [])
+    reference, current = _sample(reference, params)[columns].copy(), _sample(current, params)[columns].copy()
+    reference[PREDICTION] = model.predict(reference[features])
+    current[PREDICTION] = model.predict(current[features])
+    log(
+        "drift",
+        f"reference {len(reference):,} rows (version {champion.version}'s data), current {len(current):,} rows",
+    )
+
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    snapshot = Report([DataDriftPreset(drift_share=params.drift_share)]).run(
+        current_data=current, reference_data=reference
+    )
+    verdicts, evidently_count = column_verdicts(snapshot.dict())
+    drifted_columns = [v for v in verdicts if v["drifted"]]
+    if len(drifted_columns) != evidently_count:
+        raise RuntimeError(
+            f"read {len(drifted_columns)} drifted columns, Evidently counted {evidently_count}"
+        )
+    share = len(drifted_columns) / len(verdicts)
+    drifted = share >= params.drift_share
+    top = [v["column"] for v in sorted(drifted_columns, key=lambda v: -abs(v["score"]))][:TOP_COLUMNS]
+
+    folder = step_folder(params.run_dir, "drift")
+    details = {
+        "drifted": drifted, "drift_share": share, "threshold_share": params.drift_share, "columns": verdicts,
+        "reference_uri": reference_uri, "current_uri": params.current_uri, "champion_version": str(champion.version),
+        "sampled": bool(params.max_rows and params.max_rows < max(len(reference), len(current))), "seed": params.seed,
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        html = Path(tmp, "report.html")
+        snapshot.save_html(str(html))
+        storage.write_bytes(storage.join(folder, "report.html"), html.read_bytes())
+        storage.write_json(storage.join(folder, "columns.json"), details)
+        with tracking_errors("logging the drift run"):
+            run = client.create_run(
+                experiment_id(client, params.experiment, settings),
+                tags={
+                    "mlops.step": "drift",
+                    "mlops.model": name,
+                    "mlops.champion_version": str(champion.version),
+                },
+            )
+            client.log_batch(
+                run.info.run_id,
+                metrics=as_metrics({"drift_share": share, "drifted_columns": len(drifted_columns)}, 0),
+                tags=as_tags(
+                    {"mlops.drifted": str(drifted).lower(), "mlops.current_uri": params.current_uri}
+                ),
+            )
+            client.log_artifact(run.info.run_id, str(html), "drift")
+            client.log_dict(run.info.run_id, details, "drift/columns.json")
+            client.set_terminated(run.info.run_id)
+    log(
+        "drift",
+        f"{'DRIFT' if drifted else 'no drift'}: {len(drifted_columns)}/{len(verdicts)} columns drifted"
+        + (f" ({', '.join(top)})" if top else ""),
+    )
+    return DriftResult(
+        drifted=drifted,
+        drift_share=round(share, 6),
+        drifted_columns=top,
+        columns_checked=len(verdicts),
+        champion_version=str(champion.version),
+        report_uri=storage.join(folder, "report.html"),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_step("drift", DriftParams, drift, argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

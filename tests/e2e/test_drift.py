@@ -1,0 +1,104 @@
+"""The drift step against the champion's training data, with Evidently's data drift preset."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_step
+from tests.e2e.conftest import MODEL
+from workflows.sample_data import generate, write_partitions
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def current_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("current")
+    write_partitions(generate(6000, seed=21, start="2026-04-01"), str(root / "steady"), 2)
+    write_partitions(generate(6000, seed=21, drift=1.0, start="2026-04-01"), str(root / "drifted"), 2)
+    return root
+
+
+def check(registry, tmp_path, current, *extra):
+    return run_step(
+        "drift", "--run-dir", str(tmp_path / "run"), "--current-uri", str(current), *extra, env=registry.env
+    )
+
+
+def test_steady_data_does_not_drift(champion_run, registry, current_data, tmp_path):
+    done = check(registry, tmp_path, current_data / "steady")
+    assert done.returncode == 0, done.stderr
+    assert done.result["drifted"] is False and done.outputs["drifted"] == "false"
+    assert done.result["champion_version"] == champion_run["register"]["version"]
+
+
+def test_drifted_data_is_reported_with_its_columns_and_an_html_report(
+    champion_run, registry, current_data, tmp_path
+):
+    done = check(registry, tmp_path, current_data / "drifted")
+    assert done.returncode == 0, done.stderr
+    assert done.result["drifted"] is True and done.outputs["drifted"] == "true"
+    assert {"amount", "prediction"} & set(done.result["drifted_columns"])
+    html = (tmp_path / "run" / "drift" / "report.html").read_text()
+    for column in done.result["drifted_columns"]:
+        assert column in html
+    from mlflow import MlflowClient
+
+    client = MlflowClient(registry.url)
+    experiment = client.get_experiment_by_name("drift")
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`mlops.drifted` = 'true'")
+    assert runs and runs[0].data.metrics["drift_share"] == pytest.approx(done.result["drift_share"], abs=1e-6)
+
+
+def test_verdicts_agree_with_evidently_called_directly(
+    champion_run, registry, current_data, sample_data, tmp_path
+):
+    import mlflow.pyfunc
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    done = check(registry, tmp_path, current_data / "drifted")
+    assert done.returncode == 0, done.stderr
+    ours = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
+
+    mlflow.set_tracking_uri(registry.url)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    features = model.metadata.get_input_schema().input_names()
+    reference = pd.concat(pd.read_parquet(p) for p in sorted(sample_data.glob("*.parquet"))).drop_duplicates()
+    current = pd.concat(pd.read_parquet(p) for p in sorted((current_data / "drifted").glob("*.parquet")))
+    frames = []
+    for frame in (reference, current):
+        frame = frame[[*features, "target"]].reset_index(drop=True)
+        frame["prediction"] = model.predict(frame[features])
+        frames.append(frame)
+    direct = Report([DataDriftPreset()]).run(current_data=frames[1], reference_data=frames[0]).dict()
+    count = next(m["value"] for m in direct["metrics"] if m["config"]["type"].endswith("DriftedColumnsCount"))
+    scores = {
+        m["config"]["column"]: m["value"]
+        for m in direct["metrics"]
+        if m["config"]["type"].endswith("ValueDrift")
+    }
+    assert {c["column"]: c["score"] for c in ours["columns"]} == pytest.approx(scores)
+    assert sum(c["drifted"] for c in ours["columns"]) == count["count"]
+    assert ours["drift_share"] == pytest.approx(count["share"])
+
+
+def test_bad_inputs_are_one_line_and_exit_65(champion_run, registry, current_data, tmp_path):
+    no_amount = tmp_path / "no-amount"
+    no_amount.mkdir()
+    pd.read_parquet(next((current_data / "steady").glob("*.parquet"))).drop(columns=["amount"]).to_parquet(
+        no_amount / "p.parquet"
+    )
+    cases = [
+        ((no_amount,), "column 'amount': missing from the current data"),
+        ((current_data / "steady", "--since", "2031-01-01"), "no rows between 2031-01-01 and the end"),
+        ((current_data / "steady", "--model-name", "nobody"), "model 'nobody' has no champion"),
+    ]
+    for (current, *extra), message in cases:
+        done = check(registry, tmp_path, current, *extra)
+        assert done.returncode == 65, done.stderr
+        errors = done.error_lines()
+        assert len(errors) == 1 and message in errors[0], done.stderr
