@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DATA ?= data/
 ROWS ?= 50000
 
-.PHONY: help venv run compile test test-fast lint format bench clean
+.PHONY: help venv run drift-demo compile test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ run: venv | $(DATA) ## compile, lint and run the training workflow on this machi
 	$(BIN)/mlops compile
 	$(BIN)/mlops lint
 	$(BIN)/mlops run training -p data-uri=$(DATA) $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p)))
+
+drift-demo: venv | $(DATA) ## generate drifted data and run the drift workflow on it (retrains when drifted)
+	$(BIN)/mlops data generate data/incoming-drifted --rows 20000 --seed 11 --drift 0.8 --start 2026-04-01 --overwrite
+	$(BIN)/mlops compile
+	$(BIN)/mlops drift --current-uri data/incoming-drifted
 
 compile: venv ## render the Hera workflows to manifests/*.yaml and lint them
 	$(BIN)/mlops compile

@@ -23,6 +23,7 @@ from pydantic import Field
 from steps import storage
 from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
 from steps.ingest import fingerprint, read_dataset
+from steps.load_current import window
 
 PREDICTION = "prediction"
 TOP_COLUMNS = 5
@@ -78,32 +79,6 @@ def column_verdicts(snapshot: dict[str, Any]) -> tuple[list[dict[str, Any]], int
     return columns, evidently_count
 
 
-def _window(frame: pd.DataFrame, params: DriftParams, time_column: str) -> pd.DataFrame:
-    if not (params.since or params.until):
-        return frame
-    if time_column not in frame.columns:
-        raise BadInput(f"parameter --since/--until: the current data has no '{time_column}' column")
-    times = pd.to_datetime(frame[time_column], utc=True, errors="coerce")
-    keep = pd.Series(True, index=frame.index)
-    for bound, flag, after in ((params.since, "--since", True), (params.until, "--until", False)):
-        if bound:
-            try:
-                edge = (
-                    pd.Timestamp(bound, tz="UTC")
-                    if pd.Timestamp(bound).tzinfo is None
-                    else pd.Timestamp(bound)
-                )
-            except ValueError:
-                raise BadInput(f"parameter {flag}: not an ISO date or time (got {bound!r})") from None
-            keep &= times >= edge if after else times < edge
-    window = frame[keep]
-    if window.empty:
-        raise BadInput(
-            f"{params.current_uri}: no rows between {params.since or 'the start'} and {params.until or 'the end'}"
-        )
-    return window
-
-
 def _sample(frame: pd.DataFrame, params: DriftParams) -> pd.DataFrame:
     if params.max_rows and len(frame) > params.max_rows:
         return frame.sample(n=params.max_rows, random_state=params.seed)
@@ -142,7 +117,7 @@ def drift(params: DriftParams, settings) -> DriftResult:
             f"note: {reference_uri} changed since version {champion.version} was trained (fingerprint differs)",
         )
     current, _ = read_dataset(params.current_uri, keep_text={"event_time"})
-    current = _window(current, params, "event_time")
+    current = window(current, params.current_uri, params.since or "", params.until or "")
     missing = [c for c in features if c not in current.columns]
     if missing:
         raise BadInput(f"column '{missing[0]}': missing from the current data at {params.current_uri}")

@@ -111,7 +111,11 @@ def build_summary(params: NotifyParams, settings) -> dict[str, Any]:
     if deployed:
         model["deployed_commit"] = deployed.get("commit")
         model["deploy_changed"] = deployed.get("changed")
+    drift = optional_result(params.run_dir, "drift")
     return {
+        "drift": {k: drift.get(k) for k in ("drifted", "drift_share", "drifted_columns", "report_uri")}
+        if drift
+        else {},
         "workflow": params.workflow_name or params.run_dir.rstrip("/").rsplit("/", 1)[-1],
         "status": params.workflow_status,
         "run_dir": params.run_dir,

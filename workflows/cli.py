@@ -152,6 +152,33 @@ def run_command(
 
     Example: mlops run training -p epochs=5 -p min-auc=0.8
     """
+    run_workflow(workflow, parse_parameters(param or []), parallelism, resume)
+
+
+@app.command("drift")
+@contract_errors
+def drift_command(
+    current_uri: Annotated[str, typer.Option(help="the new data: a folder, file or s3:// prefix")],
+    param: Annotated[
+        list[str] | None, typer.Option("-p", "--param", help="more parameters key=value")
+    ] = None,
+    parallelism: Annotated[int, typer.Option(help="most tasks at once")] = 4,
+) -> None:
+    """Run the drift workflow locally: check the current data, retrain when it drifted.
+
+    Example: mlops drift --current-uri data/incoming/ -p drift-share=0.3
+    """
+    run_workflow("drift", {**parse_parameters(param or []), "current-uri": current_uri}, parallelism, None)
+
+
+def load_template(name: str) -> dict:
+    """A compiled WorkflowTemplate by name, for workflows that start other workflows."""
+    import yaml
+
+    return yaml.safe_load(manifest_path(name).read_text())
+
+
+def run_workflow(workflow: str, parameters: dict[str, str], parallelism: int, resume: str | None) -> None:
     import yaml
 
     from workflows.local import LocalRun, load_record
@@ -160,7 +187,6 @@ def run_command(
 
     settings = load_settings()
     doc = yaml.safe_load(manifest_path(workflow).read_text())
-    parameters = parse_parameters(param or [])
     previous = None
     if resume:
         previous = load_record(Path(settings.runs_root) / resume)
@@ -175,8 +201,9 @@ def run_command(
     out = Console()
     with Progress(out) as progress:
         run = LocalRun(
-            doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress
-        )
+            doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress,
+            load_template=load_template,
+        )  # fmt: skip
         out.print(
             f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",
             highlight=False,
@@ -185,6 +212,41 @@ def run_command(
     out.print(table(record))
     report(out, record, settings)
     sys.exit(run.exit_code())
+
+
+@app.command("cron")
+@contract_errors
+def cron_command(
+    action: Annotated[str, typer.Argument(help="list")] = "list",
+    count: Annotated[int, typer.Option(help="next run times to show")] = 3,
+) -> None:
+    """Show each CronWorkflow's schedule, timezone, template and next run times.
+
+    Example: mlops cron list
+    """
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import yaml
+    from croniter import croniter
+    from rich.table import Table
+
+    from workflows.compile import MANIFESTS_DIR
+
+    if action != "list":
+        raise BadInput(f"cron {action!r}: the only action is 'list'")
+    view = Table(title="CronWorkflows", title_justify="left")
+    for column in ("name", "schedule", "timezone", "template", "next runs"):
+        view.add_column(column)
+    for path in sorted(MANIFESTS_DIR.glob("cron-*.yaml")):
+        spec = yaml.safe_load(path.read_text())
+        zone = ZoneInfo(spec["spec"].get("timezone", "UTC"))
+        for schedule in spec["spec"]["schedules"]:
+            times = croniter(schedule, datetime.now(zone))
+            upcoming = ", ".join(times.get_next(datetime).strftime("%a %Y-%m-%d %H:%M") for _ in range(count))
+            template = spec["spec"]["workflowSpec"]["workflowTemplateRef"]["name"]
+            view.add_row(spec["metadata"]["name"], schedule, str(zone), template, upcoming)
+    Console().print(view)
 
 
 def report(out: Console, record, settings) -> None:
@@ -203,6 +265,21 @@ def report(out: Console, record, settings) -> None:
             what = "deployed" if model.get("deploy_changed") else "already deployed"
             out.print(
                 f"{what}: commit {model['deployed_commit'][:12]} in {settings.gitops_url}", highlight=False
+            )
+        drift = json.loads(summary_path.read_text()).get("drift") or {}
+        if drift:
+            columns = ", ".join(drift.get("drifted_columns") or []) or "none"
+            verdict = "DRIFT" if drift.get("drifted") else "no drift"
+            out.print(
+                f"drift: {verdict} (share {drift.get('drift_share')}; top columns: {columns})",
+                highlight=False,
+            )
+            out.print(f"drift report: {drift.get('report_uri')}", highlight=False)
+    for node in record.nodes.values():
+        for child in node.children:
+            out.print(
+                f"{node.name}: started {child} (run record {Path(record.run_dir).parent / child / 'run.json'})",
+                highlight=False,
             )
     if record.message:
         out.print(f"[red]{record.message}[/]")

@@ -25,10 +25,17 @@ def _yaml(*documents: dict) -> str:
 
 def render(settings: Settings) -> dict[str, str]:
     """Path (relative to the project root) -> YAML text of every generated file."""
+    from cron.schedules import schedules
     from workflows import deploy_manifests
+    from workflows.drift import drift_template
     from workflows.training import training_template
 
-    files = {"manifests/training.yaml": ("workflows/training.py", training_template(settings).to_yaml())}
+    files = {
+        "manifests/training.yaml": ("workflows/training.py", training_template(settings).to_yaml()),
+        "manifests/drift.yaml": ("workflows/drift.py", drift_template(settings).to_yaml()),
+    }
+    for name, cron in schedules(settings).items():
+        files[f"manifests/cron-{name}.yaml"] = ("cron/schedules.py", cron.to_yaml())
     files["deploy/argocd/application.yaml"] = (
         "workflows/deploy_manifests.py",
         _yaml(deploy_manifests.application(settings)),

@@ -234,6 +234,9 @@ class Linter:
 
     def check_spec(self, spec: dict[str, Any], prefix: str) -> None:
         templates = {t.get("name"): t for t in spec.get("templates") or [] if isinstance(t, dict)}
+        names = [t.get("name") for t in spec.get("templates") or [] if isinstance(t, dict)]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            self.add(f"{prefix}.templates", f"more than one template is named '{name}'")
         if "workflowTemplateRef" in spec:
             return
         for key in ("entrypoint", "onExit"):
@@ -244,24 +247,28 @@ class Linter:
         for index, template in enumerate(spec.get("templates") or []):
             path = f"{prefix}.templates[{index}]"
             inputs = _names((template.get("inputs") or {}).get("parameters"))
+            outputs = _names((template.get("outputs") or {}).get("parameters"))
             for key, value in template.items():
-                if key != "dag":
+                if key == "metrics":  # metrics are computed after the step: its outputs and status are known
+                    self.check_refs(value, f"{path}.{key}", workflow_parameters, inputs, own_outputs=outputs)
+                elif key != "dag":
                     self.check_refs(value, f"{path}.{key}", workflow_parameters, inputs)
             self.check_shell(template, path)
             if "dag" in template:
                 self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
 
     def check_refs(
-        self,
-        value: Any,
-        path: str,
-        workflow_parameters: set[str],
-        inputs: set[str],
-        tasks: dict | None = None,
-    ) -> None:
+        self, value: Any, path: str, workflow_parameters: set[str], inputs: set[str], tasks: dict | None = None,
+        own_outputs: set[str] | None = None,
+    ) -> None:  # fmt: skip
         for reference, is_expression in _references(value):
             names = self._expression_names(reference, path) if is_expression else [reference]
             for name in names:
+                if own_outputs is not None and (
+                    name in ("status", "duration", "exitCode")
+                    or (name.startswith("outputs.parameters.") and name.split(".", 2)[2] in own_outputs)
+                ):
+                    continue
                 self.check_reference(name, path, workflow_parameters, inputs, tasks)
 
     def _expression_names(self, expression: str, path: str) -> list[str]:

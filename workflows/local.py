@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from steps.contract import NOT_RETRIED, BadInput
 from workflows.expressions import ExpressionError, evaluate
 from workflows.lint import REFERENCE, task_dependencies
@@ -52,7 +54,7 @@ SUPPORTED = {
     "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
              "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
              "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata"},
-    "template": {"name", "inputs", "outputs", "container", "dag", "retryStrategy", "activeDeadlineSeconds",
+    "template": {"name", "inputs", "outputs", "container", "dag", "resource", "retryStrategy", "activeDeadlineSeconds",
                  "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
                  "~serviceAccountName", "~priorityClassName", "~metrics"},
     "container": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
@@ -61,7 +63,9 @@ SUPPORTED = {
     "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn"},
     "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
     "synchronization": {"mutexes"},
+    "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
 }  # fmt: skip
+CONDITION = re.compile(r"^\s*status\.phase\s*(==|=|!=|in|notin)\s*\(?([\w ,]+?)\)?\s*$")
 
 
 class Unsupported(BadInput):
@@ -95,8 +99,13 @@ def check_supported(doc: dict[str, Any]) -> None:
     for index, template in enumerate(spec.get("templates") or []):
         path = f"spec.templates[{index}]"
         only(template, "template", path)
-        if not ("container" in template or "dag" in template):
-            raise Unsupported(f"{path}: template '{template.get('name')}' is neither a container nor a dag")
+        if not ("container" in template or "dag" in template or "resource" in template):
+            raise Unsupported(
+                f"{path}: template '{template.get('name')}' is not a container, dag or resource template"
+            )
+        if "resource" in template:
+            only(template["resource"], "resource", f"{path}.resource")
+            check_child_workflow(template["resource"], f"{path}.resource")
         if "container" in template:
             only(template["container"], "container", f"{path}.container")
         if "retryStrategy" in template:
@@ -105,6 +114,37 @@ def check_supported(doc: dict[str, Any]) -> None:
             only(template["dag"], "dag", f"{path}.dag")
             for number, task in enumerate(template["dag"].get("tasks") or []):
                 only(task, "task", f"{path}.dag.tasks[{number}]")
+
+
+def check_child_workflow(resource: dict[str, Any], path: str) -> None:
+    """The one resource the executor creates: a Workflow from a WorkflowTemplate, run as a child."""
+    if resource.get("action") != "create":
+        raise Unsupported(
+            f"{path}.action: the local executor only runs action 'create' (got {resource.get('action')!r})"
+        )
+    try:
+        manifest = yaml.safe_load(resource.get("manifest") or "")
+    except yaml.YAMLError:
+        raise Unsupported(f"{path}.manifest: not valid YAML") from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("kind") != "Workflow"
+        or "workflowTemplateRef" not in (manifest.get("spec") or {})
+    ):
+        raise Unsupported(
+            f"{path}.manifest: the local executor creates only Workflows that use a workflowTemplateRef"
+        )
+    for key in ("successCondition", "failureCondition"):
+        if key in resource and not CONDITION.match(resource[key]):
+            raise Unsupported(
+                f"{path}.{key}: only conditions on status.phase are supported (got {resource[key]!r})"
+            )
+
+
+def condition_holds(condition: str, phase: str) -> bool:
+    operator, values = CONDITION.match(condition).groups()
+    listed = {value.strip() for value in values.split(",")}
+    return phase in listed if operator in ("==", "=", "in") else phase not in listed
 
 
 def parse_duration(value: Any) -> float:
@@ -165,6 +205,7 @@ class Node:
     started_at: str = ""
     finished_at: str = ""
     reused: bool = False
+    children: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -213,6 +254,7 @@ class LocalRun:
         previous: RunRecord | None = None,
         on_change: Callable[[LocalRun], None] | None = None,
         locks_dir: str | None = None,
+        load_template: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         check_supported(doc)
         self.doc, self.spec = doc, doc["spec"]
@@ -220,6 +262,7 @@ class LocalRun:
         self.parallelism = max(1, min(parallelism, int(self.spec.get("parallelism") or parallelism)))
         self.on_change = on_change or (lambda run: None)
         self.locks_dir = Path(locks_dir or Path(runs_root).parent / "locks")
+        self.runs_root, self.load_template = runs_root, load_template
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.processes: dict[str, subprocess.Popen] = {}
@@ -520,6 +563,8 @@ class LocalRun:
         outputs_dir.mkdir(parents=True, exist_ok=True)
         for old in outputs_dir.iterdir():
             old.unlink()
+        if "resource" in template:
+            return self.child_workflow(node, template, scope, attempt)
         try:
             container = substitute(template["container"], scope)
             if "podSpecPatch" in template:
@@ -587,6 +632,64 @@ class LocalRun:
                 return self._ended(
                     attempt, "Error", 0, f"output parameter '{parameter['name']}' was not produced"
                 )
+        return self._ended(attempt, "Succeeded", 0, "", outputs)
+
+    def child_workflow(
+        self, node: Node, template: dict, scope: dict[str, str], attempt: Attempt
+    ) -> tuple[Attempt, dict[str, str]]:
+        """Create a Workflow from a WorkflowTemplate: here, run that template locally as a child run."""
+        resource = template["resource"]
+        try:
+            manifest = yaml.safe_load(substitute(resource["manifest"], scope))
+        except ExpressionError as exc:
+            return self._ended(attempt, "Error", None, str(exc))
+        reference = manifest["spec"]["workflowTemplateRef"]["name"]
+        if self.load_template is None:
+            return self._ended(
+                attempt, "Error", None, f"no way to find WorkflowTemplate '{reference}' locally"
+            )
+        child_doc = self.load_template(reference)
+        child_doc["metadata"] = {
+            **child_doc.get("metadata", {}),
+            "generateName": manifest["metadata"].get("generateName", f"{reference}-"),
+        }
+        child_doc["metadata"].pop("name", None)
+        arguments = {
+            p["name"]: str(p.get("value", ""))
+            for p in (manifest["spec"].get("arguments") or {}).get("parameters") or []
+        }
+        started = time.monotonic()
+        try:
+            child = LocalRun(
+                child_doc,
+                arguments,
+                self.runs_root,
+                self.parallelism,
+                locks_dir=str(self.locks_dir),
+                load_template=self.load_template,
+            )
+        except BadInput as exc:
+            return self._ended(attempt, "Failed", None, f"could not create the child workflow: {exc}")
+        with self.lock:
+            node.children.append(child.record.name)
+            self.save()
+        record = child.run()
+        attempt.duration_seconds = round(time.monotonic() - started, 3)
+        outputs = {}
+        for parameter in (template.get("outputs") or {}).get("parameters") or []:
+            path = (parameter.get("valueFrom") or {}).get("jsonPath", "")
+            outputs[parameter["name"]] = {
+                "{.metadata.name}": record.name,
+                "{.status.phase}": record.phase,
+            }.get(path, "")
+        if "failureCondition" in resource and condition_holds(resource["failureCondition"], record.phase):
+            return self._ended(
+                attempt, "Failed", None, f"child workflow {record.name} {record.phase}", outputs
+            )
+        if "successCondition" in resource and not condition_holds(resource["successCondition"], record.phase):
+            return self._ended(
+                attempt, "Failed", None, f"child workflow {record.name} {record.phase}", outputs
+            )
         return self._ended(attempt, "Succeeded", 0, "", outputs)
 
     @staticmethod

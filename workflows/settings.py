@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         "argo-mlops-serving", description="the ArgoCD Application that syncs the serving path"
     )
     argocd_verify_tls: bool = True
+    retrain_schedule: str = Field("0 3 * * 1", description="cron: scheduled retraining (weekly)")
+    drift_schedule: str = Field("0 6 * * *", description="cron: scheduled drift check (daily)")
+    schedule_timezone: str = Field("UTC", description="IANA timezone of both schedules")
+    drift_current_uri: str = Field(
+        "data/incoming/", description="where new data lands, for scheduled drift checks"
+    )
 
     @field_validator("notify_url", "mlflow_ui_url", "aws_endpoint_url", "argocd_server")
     @classmethod
@@ -75,6 +81,26 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value or None
+
+    @field_validator("retrain_schedule", "drift_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a cron schedule: {value!r}")
+        return value
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not an IANA timezone: {value!r}") from None
+        return value
 
     @field_validator("storage_root")
     @classmethod

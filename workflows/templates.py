@@ -70,7 +70,10 @@ def spot_fallback_patch(spec: StepSpec, settings: Settings) -> str:
 
 
 def step_template(
-    spec: StepSpec, settings: Settings, input_values: dict[str, str] | None = None
+    spec: StepSpec,
+    settings: Settings,
+    input_values: dict[str, str] | None = None,
+    metrics: list | None = None,
 ) -> Container:
     """The Container template of one step (inside a Hera workflow context, it registers itself).
 
@@ -109,6 +112,7 @@ def step_template(
         ],
         retry_strategy=retry_strategy(spec),
         active_deadline_seconds=spec.deadline_seconds,
+        metrics=metrics,
         **(
             gpu
             if spec.gpu

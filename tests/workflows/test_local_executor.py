@@ -318,3 +318,43 @@ def test_unknown_workflow_parameter_is_refused(tmp_path):
     doc = workflow([{"name": "a", "template": "ok"}], [container("ok", "pass")])
     with pytest.raises(Exception, match="declares no such parameter"):
         LocalRun(doc, {"epochs": "3"}, str(tmp_path / "runs"))
+
+
+def test_a_resource_template_runs_the_referenced_template_as_a_child(tmp_path):
+    seen = tmp_path / "child.txt"
+    child_template = workflow(
+        [
+            {
+                "name": "work",
+                "template": "work",
+                "arguments": {"parameters": [{"name": "v", "value": "{{workflow.parameters.size}}"}]},
+            }
+        ],
+        [container("work", f"import sys; open({str(seen)!r},'w').write(sys.argv[1])", inputs=("v",))],
+    )
+    child_template["kind"], child_template["metadata"] = "WorkflowTemplate", {"name": "child"}
+    child_template["spec"]["arguments"] = {"parameters": [{"name": "size", "value": "1"}]}
+    manifest = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: child-}\nspec:\n  workflowTemplateRef: {name: child}\n  arguments: {parameters: [{name: size, value: '{{inputs.parameters.n}}'}]}\n"
+    start = {
+        "name": "start",
+        "inputs": {"parameters": [{"name": "n"}]},
+        "outputs": {"parameters": [{"name": "child-name", "valueFrom": {"jsonPath": "{.metadata.name}"}}]},
+        "resource": {"action": "create", "manifest": manifest, "successCondition": "status.phase == Succeeded", "failureCondition": "status.phase in (Failed, Error)"},
+    }  # fmt: skip
+    doc = workflow(
+        [{"name": "start", "template": "start", "arguments": {"parameters": [{"name": "n", "value": "5"}]}}],
+        [start],
+    )
+    local = LocalRun(
+        doc,
+        {},
+        str(tmp_path / "runs"),
+        load_template={"child": child_template}.__getitem__,
+        locks_dir=str(tmp_path / "l"),
+    )
+    local.run()
+    node = local.record.nodes["start"]
+    assert local.record.phase == "Succeeded" and seen.read_text() == "5"
+    assert node.children == [node.outputs["child-name"]] and node.outputs["child-name"].startswith("child-")
+    child = json.loads((tmp_path / "runs" / node.children[0] / "run.json").read_text())
+    assert child["phase"] == "Succeeded" and child["parameters"] == {"size": "5"}

@@ -49,8 +49,9 @@ def test_every_manifest_passes_lint_and_hera(fresh):
 
 
 def test_the_executor_supports_every_workflow_the_project_defines(fresh):
-    workflows = [yaml.safe_load(text) for name, text in fresh.items() if name.startswith("manifests/")]
-    assert workflows
+    documents = [yaml.safe_load(text) for name, text in fresh.items() if name.startswith("manifests/")]
+    workflows = [doc for doc in documents if doc["kind"] in ("Workflow", "WorkflowTemplate")]
+    assert {doc["metadata"]["name"] for doc in workflows} == {"training", "drift"}
     for doc in workflows:
         check_supported(doc)
 
@@ -184,3 +185,47 @@ def test_mlops_lint_exits_non_zero_with_one_line_per_problem(tmp_path):
     assert done.returncode == 1
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all(line.startswith(f"{bad}: spec.") for line in lines)
+
+
+def test_cron_workflows_schedule_their_templates(fresh):
+    crons = {name: yaml.safe_load(text) for name, text in fresh.items() if name.startswith("manifests/cron-")}
+    assert set(crons) == {"manifests/cron-retrain.yaml", "manifests/cron-drift-check.yaml"}
+    expected = {"retrain": ("0 3 * * 1", "training"), "drift-check": ("0 6 * * *", "drift")}
+    templates = {
+        yaml.safe_load(text)["metadata"]["name"]
+        for name, text in fresh.items()
+        if "cron-" not in name and name.startswith("manifests/")
+    }
+    for doc in crons.values():
+        spec = doc["spec"]
+        schedule, template = expected[doc["metadata"]["name"]]
+        assert spec["schedules"] == [schedule] and spec["timezone"] == "UTC"
+        assert spec["concurrencyPolicy"] == "Forbid" and spec["startingDeadlineSeconds"] == 3600
+        assert spec["successfulJobsHistoryLimit"] == 3 and spec["failedJobsHistoryLimit"] == 5
+        assert spec["workflowSpec"]["workflowTemplateRef"]["name"] == template and template in templates
+
+
+def test_drift_retrains_through_a_resource_template_only_when_drifted(fresh):
+    spec = yaml.safe_load(fresh["manifests/drift.yaml"])["spec"]
+    templates = {t["name"]: t for t in spec["templates"]}
+    tasks = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
+    assert tasks["retrain"]["when"] == "{{tasks.drift.outputs.parameters.drifted}} == true"
+    resource = templates["retrain"]["resource"]
+    child = yaml.safe_load(resource["manifest"])
+    assert resource["action"] == "create" and child["spec"]["workflowTemplateRef"]["name"] == "training"
+    assert resource["successCondition"] == "status.phase == Succeeded"
+    gauge = templates["drift"]["metrics"]["prometheus"][0]
+    assert (
+        gauge["name"] == "model_drift_share"
+        and gauge["gauge"]["value"] == "{{outputs.parameters.drift-share}}"
+    )
+    assert templates["retrain"]["metrics"]["prometheus"][0]["counter"]["value"] == "1"
+    assert spec["synchronization"]["mutexes"][0]["name"] == "drift-{{workflow.parameters.model-name}}"
+    assert [t["name"] for t in spec["templates"]].count("drift") == 1
+
+
+def test_lint_names_duplicate_template_names():
+    doc = _training()
+    doc["spec"]["templates"].append(dict(doc["spec"]["templates"][0]))
+    problems = [str(p) for p in lint_documents("t.yaml", yaml.safe_dump(doc))]
+    assert "t.yaml: spec.templates: more than one template is named 'ingest'" in problems

@@ -1,0 +1,1 @@
+"""CronWorkflows: scheduled retraining and scheduled drift checks."""

@@ -1,0 +1,141 @@
+"""The drift WorkflowTemplate: load-current -> drift -> retrain (only when drifted), onExit notify.
+
+``retrain`` starts the training WorkflowTemplate the Argo way, with a resource template that
+creates a Workflow from ``workflowTemplateRef`` on the snapshot of the current data, and waits
+for it. The drift template reports a ``model_drift_share`` gauge and counts drift-started
+retrains as Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import yaml
+from hera.workflows import DAG, Counter, Gauge, Label, Parameter, Resource, WorkflowTemplate
+from hera.workflows import models as m
+
+from workflows.settings import Settings
+from workflows.templates import StepSpec, retry_strategy, step_template
+from workflows.training import EXIT_HANDLER_INPUTS, RUN_DIR
+from workflows.training import NAME as TRAINING
+from workflows.training import STEPS as TRAINING_STEPS
+
+NAME = "drift"
+DAG_NAME = "drift-check"  # not "drift": that is the step's template
+
+STEPS = {
+    "load-current": StepSpec(
+        "load-current", inputs=("current-uri", "since", "until"), outputs=("uri", "rows"), memory="2Gi"
+    ),
+    "drift": StepSpec(
+        "drift",
+        inputs=("current-uri", "model-name", "drift-share"),
+        outputs=("drifted", "drift-share", "drifted-columns", "champion-version"),
+        cpu="1",
+        memory="4Gi",
+        memory_limit="8Gi",
+    ),
+}
+
+
+def parameters(settings: Settings) -> dict[str, str]:
+    return {
+        "current-uri": settings.drift_current_uri,
+        "since": "",
+        "until": "",
+        "drift-share": "0.5",
+        "model-name": settings.model_name,
+        "storage-root": settings.storage_root,
+    }
+
+
+def retrain_manifest() -> str:
+    """The Workflow a drift creates: the training template on the current data."""
+    workflow = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": f"{TRAINING}-", "labels": {"argo-mlops/started-by": NAME}},
+        "spec": {
+            "workflowTemplateRef": {"name": TRAINING},
+            "arguments": {
+                "parameters": [
+                    {"name": name, "value": f"{{{{inputs.parameters.{name}}}}}"}
+                    for name in ("data-uri", "model-name", "storage-root")
+                ]
+            },
+        },
+    }
+    return yaml.safe_dump(workflow, sort_keys=False)
+
+
+def drift_template(settings: Settings) -> WorkflowTemplate:
+    run_dir = RUN_DIR
+    with WorkflowTemplate(
+        name=NAME,
+        namespace=settings.namespace,
+        labels={"app.kubernetes.io/part-of": "argo-mlops", "argo-mlops/pipeline": NAME},
+        entrypoint=DAG_NAME,
+        on_exit="notify",
+        service_account_name=settings.service_account,
+        active_deadline_seconds=8 * 3600,
+        pod_gc=m.PodGC(strategy="OnPodSuccess"),
+        ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=14 * 86400),
+        synchronization=m.Synchronization(mutexes=[m.Mutex(name="drift-{{workflow.parameters.model-name}}")]),
+        arguments=[Parameter(name=name, value=value) for name, value in parameters(settings).items()],
+    ) as template:
+        model = Label(key="model", value="{{inputs.parameters.model-name}}")
+        load = step_template(STEPS["load-current"], settings)
+        check = step_template(
+            STEPS["drift"],
+            settings,
+            metrics=[
+                Gauge(
+                    name="model_drift_share",
+                    help="Share of columns whose distribution drifted from the champion's training data",
+                    labels=[model, Label(key="version", value="{{outputs.parameters.champion-version}}")],
+                    realtime=False,
+                    value="{{outputs.parameters.drift-share}}",
+                )
+            ],
+        )
+        retrain = Resource(
+            name="retrain",
+            action="create",
+            manifest=retrain_manifest(),
+            success_condition="status.phase == Succeeded",
+            failure_condition="status.phase in (Failed, Error)",
+            set_owner_reference=True,
+            inputs=[Parameter(name=name) for name in ("data-uri", "model-name", "storage-root")],
+            outputs=[Parameter(name="workflow-name", value_from=m.ValueFrom(json_path="{.metadata.name}"))],
+            retry_strategy=retry_strategy(StepSpec("retrain", retries=1)),
+            metrics=[
+                Counter(name="drift_retrains", help="Retrains started by drift", labels=[model], value="1")
+            ],
+        )
+        step_template(TRAINING_STEPS["notify"], settings, input_values=EXIT_HANDLER_INPUTS)
+        with DAG(name=DAG_NAME):
+            loaded = load(
+                name="load-current",
+                arguments={
+                    "run-dir": run_dir,
+                    **{p: f"{{{{workflow.parameters.{p}}}}}" for p in ("current-uri", "since", "until")},
+                },
+            )
+            checked = check(
+                name="drift",
+                arguments={
+                    "run-dir": run_dir,
+                    "current-uri": "{{tasks.load-current.outputs.parameters.uri}}",
+                    "model-name": "{{workflow.parameters.model-name}}",
+                    "drift-share": "{{workflow.parameters.drift-share}}",
+                },
+            )
+            retrained = retrain(
+                name="retrain",
+                arguments={
+                    "data-uri": "{{tasks.load-current.outputs.parameters.uri}}",
+                    "model-name": "{{workflow.parameters.model-name}}",
+                    "storage-root": "{{workflow.parameters.storage-root}}",
+                },
+                when="{{tasks.drift.outputs.parameters.drifted}} == true",
+            )
+            loaded >> checked >> retrained
+    return template
