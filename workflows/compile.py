@@ -40,6 +40,10 @@ def render(settings: Settings) -> dict[str, str]:
         "workflows/deploy_manifests.py",
         _yaml(deploy_manifests.application(settings)),
     )
+    files["deploy/monitoring/drift-alert.yaml"] = (
+        "workflows/deploy_manifests.py",
+        _yaml(deploy_manifests.drift_alert(settings)),
+    )
     files["deploy/rbac/workflow-rbac.yaml"] = (
         "workflows/deploy_manifests.py",
         _yaml(*deploy_manifests.workflow_rbac(settings)),

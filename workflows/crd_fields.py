@@ -77,6 +77,7 @@ FIELDS: dict[str, dict[str, Any]] = {
             "revisionHistoryLimit": None,
         },
     },
+    "PrometheusRule": {"apiVersion": None, "kind": None, "metadata": METADATA, "spec": {"groups": None}},
     "Kustomization": {
         "apiVersion": None,
         "kind": None,
@@ -100,6 +101,7 @@ REQUIRED: dict[str, list[str]] = {
     ],
     "Application": ["metadata.name", "spec.project", "spec.source.repoURL", "spec.destination.namespace"],
     "Kustomization": ["resources"],
+    "PrometheusRule": ["metadata.name", "spec.groups"],
 }
 
 

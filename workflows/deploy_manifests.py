@@ -87,3 +87,38 @@ def workflow_rbac(settings: Settings) -> list[dict[str, Any]]:
             ],
         },
     ]
+
+
+def drift_alert(settings: Settings, threshold: float = 0.5) -> dict[str, Any]:
+    """A PrometheusRule that fires when a model's drift share stays above the preset's threshold.
+
+    Argo Workflows exports template metrics with the ``argo_workflows_`` prefix; the daily drift
+    check sets the gauge, so ``for: 25h`` means two checks in a row found drift."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": "argo-mlops-drift",
+            "namespace": settings.namespace,
+            "labels": {"app.kubernetes.io/part-of": "argo-mlops"},
+        },
+        "spec": {
+            "groups": [
+                {
+                    "name": "argo-mlops.drift",
+                    "rules": [
+                        {
+                            "alert": "ModelDriftDetected",
+                            "expr": f"max by (model, version) (argo_workflows_model_drift_share) > {threshold}",
+                            "for": "25h",
+                            "labels": {"severity": "warning"},
+                            "annotations": {
+                                "summary": "Model {{ $labels.model }} v{{ $labels.version }}: input data drifted",
+                                "description": "{{ $value | humanizePercentage }} of the columns drifted from the training data for over a day; a retrain was started by the drift workflow.",
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    }

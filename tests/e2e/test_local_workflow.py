@@ -144,3 +144,52 @@ def test_resume_reruns_only_what_did_not_succeed(local):
     )
     again = mlops(local, "run", "--resume", run["name"])
     assert again.returncode == 65 and "already succeeded" in again.stderr
+
+
+def versions(env: dict[str, str]) -> int:
+    client = MlflowClient(f"sqlite:///{env['MLOPS_STORAGE_ROOT']}/mlflow.db")
+    return len(client.search_model_versions("name = 'fraud-detector'"))
+
+
+@pytest.fixture(scope="module")
+def incoming(tmp_path_factory) -> Path:
+    from workflows.sample_data import generate, write_partitions
+
+    root = tmp_path_factory.mktemp("incoming")
+    write_partitions(generate(6000, seed=31, start="2026-04-01"), str(root / "steady"), 2)
+    write_partitions(generate(6000, seed=31, drift=1.0, start="2026-04-01"), str(root / "drifted"), 2)
+    return root
+
+
+def test_drift_workflow_retrains_only_when_the_data_drifted(local, incoming):
+    assert mlops(local, "run", "training", *FAST).returncode == 0
+    calm = mlops(local, "drift", "--current-uri", str(incoming / "steady"))
+    assert calm.returncode == 0, calm.stdout + calm.stderr
+    assert "drift: no drift" in calm.stdout
+    assert record(local, calm.stdout)["nodes"]["retrain"]["phase"] == "Skipped"
+    assert versions(local) == 1
+
+    hot = mlops(local, "drift", "--current-uri", str(incoming / "drifted"))
+    assert hot.returncode == 0, hot.stdout + hot.stderr
+    assert "drift: DRIFT" in hot.stdout
+    run = record(local, hot.stdout)
+    retrain = run["nodes"]["retrain"]
+    assert retrain["phase"] == "Succeeded" and len(retrain["children"]) == 1
+    child = json.loads(
+        (Path(local["MLOPS_STORAGE_ROOT"]) / "runs" / retrain["children"][0] / "run.json").read_text()
+    )
+    assert child["phase"] == "Succeeded" and child["template"] == "training"
+    assert child["parameters"]["data-uri"].endswith("load-current/current.parquet")
+    assert versions(local) == 2
+    html = (Path(run["run_dir"]) / "drift" / "report.html").read_text()
+    assert "amount" in html
+
+
+def test_drift_without_a_champion_fails_clearly_and_retrains_nothing(local, incoming):
+    done = mlops(local, "drift", "--current-uri", str(incoming / "drifted"))
+    assert done.returncode == 65, done.stdout
+    nodes = record(local, done.stdout)["nodes"]
+    assert nodes["drift"]["phase"] == "Failed" and len(nodes["drift"]["attempts"]) == 1
+    assert nodes["retrain"]["attempts"] == []
+    log = Path(nodes["drift"]["attempts"][0]["log"]).read_text()
+    assert "drift: error: model 'fraud-detector' has no champion" in log
