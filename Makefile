@@ -30,9 +30,9 @@ run: venv | $(DATA) ## compile, lint and run the training workflow on this machi
 	$(BIN)/mlops run training -p data-uri=$(DATA) $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p)))
 
 drift-demo: venv | $(DATA) ## generate drifted data and run the drift workflow on it (retrains when drifted)
-	$(BIN)/mlops data generate data/incoming-drifted --rows 20000 --seed 11 --drift 0.8 --start 2026-04-01 --overwrite
+	$(BIN)/mlops data generate data/incoming-drifted --rows 20000 --seed 11 --drift 1.0 --start 2026-04-01 --overwrite
 	$(BIN)/mlops compile
-	$(BIN)/mlops drift --current-uri data/incoming-drifted
+	$(BIN)/mlops drift --current-uri data/incoming-drifted -p drift-share=0.3
 
 compile: venv ## render the Hera workflows to manifests/*.yaml and lint them
 	$(BIN)/mlops compile

@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
+from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, step_folder
 from steps.ingest import fingerprint, read_dataset
 from steps.load_current import window
 
@@ -43,6 +43,19 @@ class DriftParams(StepParams):
     max_rows: int = Field(0, ge=0, description="sample each side to at most this many rows (0: all), seeded")
     seed: int = Field(42, ge=0)
     experiment: str = Field("drift", description="MLflow experiment for drift runs")
+    column_methods: CommaList[str] = Field(
+        default_factory=list,
+        description="per-column test overrides, e.g. amount=psi,hour=ks (Evidently names)",
+    )
+
+    def method_overrides(self) -> dict[str, str]:
+        overrides = {}
+        for pair in self.column_methods:
+            column, sep, method = pair.partition("=")
+            if not sep or not column or not method:
+                raise BadInput(f"parameter --column-methods: use column=method pairs (got {pair!r})")
+            overrides[column.strip()] = method.strip()
+        return overrides
 
 
 class DriftResult(StepResult):
@@ -131,13 +144,26 @@ def drift(params: DriftParams, settings) -> DriftResult:
         "drift",
         f"reference {len(reference):,} rows (version {champion.version}'s data), current {len(current):,} rows",
     )
+    if params.max_rows and params.max_rows < max(len(reference), len(current)):
+        log(
+            "drift",
+            f"sampled each side to at most {params.max_rows:,} rows (seed {params.seed}); columns.json says so",
+        )
 
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    snapshot = Report([DataDriftPreset(drift_share=params.drift_share)]).run(
-        current_data=current, reference_data=reference
-    )
+    overrides = params.method_overrides()
+    unknown = sorted(set(overrides) - set(reference.columns))
+    if unknown:
+        raise BadInput(
+            f"parameter --column-methods: column '{unknown[0]}' is not checked (columns: {', '.join(reference.columns)})"
+        )
+    preset = DataDriftPreset(drift_share=params.drift_share, per_column_method=overrides or None)
+    try:
+        snapshot = Report([preset]).run(current_data=current, reference_data=reference)
+    except (ValueError, KeyError) as exc:  # an unknown method name
+        raise BadInput(f"parameter --column-methods: {str(exc).splitlines()[0][:200]}") from None
     verdicts, evidently_count = column_verdicts(snapshot.dict())
     drifted_columns = [v for v in verdicts if v["drifted"]]
     if len(drifted_columns) != evidently_count:

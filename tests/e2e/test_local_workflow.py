@@ -193,3 +193,15 @@ def test_drift_without_a_champion_fails_clearly_and_retrains_nothing(local, inco
     assert nodes["retrain"]["attempts"] == []
     log = Path(nodes["drift"]["attempts"][0]["log"]).read_text()
     assert "drift: error: model 'fraud-detector' has no champion" in log
+
+
+def test_an_empty_window_fails_at_load_current_and_retrains_nothing(local, incoming):
+    done = mlops(local, "drift", "--current-uri", str(incoming / "drifted"), "-p", "since=2031-01-01")
+    assert done.returncode == 65, done.stdout
+    nodes = record(local, done.stdout)["nodes"]
+    assert nodes["load-current"]["phase"] == "Failed" and len(nodes["load-current"]["attempts"]) == 1
+    assert nodes["drift"]["attempts"] == [] and nodes["retrain"]["attempts"] == []
+    assert (
+        "no rows between 2031-01-01 and the end"
+        in Path(nodes["load-current"]["attempts"][0]["log"]).read_text()
+    )
