@@ -1,0 +1,125 @@
+"""mlops models and serve: the registry's versions and aliases, and the model on loopback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from steps.contract import BadInput
+from workflows.cli_support import contract_errors, err
+
+models_app = typer.Typer(
+    help="The model registry: versions, aliases, promotion, rollback.", no_args_is_help=True
+)
+
+
+def _registry():
+    from steps.tracking import connect
+    from workflows.settings import load_settings
+
+    settings = load_settings()
+    return settings, connect(settings)
+
+
+@models_app.command("list")
+@contract_errors
+def models_list(model: Annotated[str | None, typer.Option(help="default MLOPS_MODEL_NAME")] = None) -> None:
+    """List a model's versions with their aliases and key metrics.
+
+    Example: mlops models list
+    """
+    from rich.table import Table
+
+    settings, client = _registry()
+    name = model or settings.model_name
+    versions = sorted(client.search_model_versions(f"name = '{name}'"), key=lambda v: int(v.version))
+    if not versions:
+        raise BadInput(f"model {name!r}: no versions registered")
+    aliases = {}
+    for alias, version in (client.get_registered_model(name).aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    view = Table(title=name, title_justify="left")
+    for column in ("version", "aliases", "decision", "test AUC", "data", "run"):
+        view.add_column(column)
+    for version in versions:
+        metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+        auc = metrics.get("test_roc_auc")
+        view.add_row(
+            str(version.version),
+            ", ".join(sorted(aliases.get(str(version.version), []))),
+            version.tags.get("mlops.decision", ""),
+            f"{auc:.4f}" if auc is not None else "",
+            version.tags.get("mlops.data_fingerprint", "")[:12],
+            version.tags.get("mlops.workflow_name", ""),
+        )
+    Console().print(view)
+
+
+@models_app.command("promote")
+@contract_errors
+def models_promote(
+    version: Annotated[str, typer.Argument(help="the version to make champion")],
+    model: Annotated[str | None, typer.Option(help="default MLOPS_MODEL_NAME")] = None,
+) -> None:
+    """Point the champion alias at VERSION (the previous champion is recorded for rollback).
+
+    Example: mlops models promote 3
+    """
+    from steps.promote import promote_version
+
+    settings, client = _registry()
+    name = model or settings.model_name
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise BadInput(f"model {name!r} has no version {version!r}") from None
+    previous = promote_version(client, name, version)
+    err.print(f"{name}@champion -> version {version} (was {previous or 'none'})", highlight=False)
+
+
+@models_app.command("rollback")
+@contract_errors
+def models_rollback(
+    model: Annotated[str | None, typer.Option(help="default MLOPS_MODEL_NAME")] = None,
+) -> None:
+    """Put the previous champion back: registry alias and a Git revert of the deploy.
+
+    Example: mlops models rollback
+    """
+    from steps.deploy import roll_back_champion
+
+    settings, client = _registry()
+    message = roll_back_champion(settings, client, model or settings.model_name)
+    err.print(message, highlight=False)
+
+
+@contract_errors
+def serve(
+    alias: Annotated[str, typer.Option(help="registry alias to serve")] = "champion",
+    model: Annotated[str | None, typer.Option(help="default MLOPS_MODEL_NAME")] = None,
+    port: Annotated[int, typer.Option(help="port on loopback")] = 8080,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve a registered model on loopback: /health, /invocations (raw columns), /metrics.
+
+    Example: mlops serve --alias champion --port 8080
+    """
+    import mlflow.pyfunc
+    import uvicorn
+    from mlflow.exceptions import MlflowException
+
+    from workflows.serve import create_app
+
+    settings, client = _registry()
+    name = model or settings.model_name
+    try:
+        version = str(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        raise BadInput(f"model {name!r} has no version aliased {alias!r} (see mlops models list)") from None
+    loaded = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    err.print(f"serving {name} version {version} ({alias}) on http://{host}:{port}", highlight=False)
+    uvicorn.run(create_app(loaded, name, version, alias), host=host, port=port, log_level="warning")

@@ -1,0 +1,61 @@
+"""What the mlops commands share: one-line errors with the contract's exit codes, parameters, manifests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from steps.contract import BadInput, StepError
+
+err = Console(stderr=True)
+
+
+def contract_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Show an expected failure as one line and exit with the contract's code."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except StepError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, str]:
+    parameters = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"parameter {pair!r}: use -p key=value")
+        parameters[key] = value
+    return parameters
+
+
+def manifest_path(workflow: str) -> Path:
+    from workflows.compile import MANIFESTS_DIR
+
+    given = Path(workflow)
+    if given.suffix in (".yaml", ".yml"):
+        if not given.exists():
+            raise BadInput(f"{workflow}: no such manifest file")
+        return given
+    path = MANIFESTS_DIR / f"{workflow}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in MANIFESTS_DIR.glob("*.yaml"))) or "none; run mlops compile"
+        raise BadInput(f"workflow {workflow!r}: no manifests/{workflow}.yaml (known: {known})")
+    return path
+
+
+def load_template(name: str) -> dict:
+    """A compiled WorkflowTemplate by name, for workflows that start other workflows."""
+    import yaml
+
+    return yaml.safe_load(manifest_path(name).read_text())
