@@ -13,7 +13,7 @@ from hera.workflows import DAG, Counter, Gauge, Label, Parameter, Resource, Work
 from hera.workflows import models as m
 
 from workflows.settings import Settings
-from workflows.templates import StepSpec, retry_strategy, step_template
+from workflows.templates import StepSpec, pipeline_template, retry_strategy, step_template
 from workflows.training import EXIT_HANDLER_INPUTS, RUN_DIR
 from workflows.training import NAME as TRAINING
 from workflows.training import STEPS as TRAINING_STEPS
@@ -68,18 +68,13 @@ def retrain_manifest() -> str:
 
 def drift_template(settings: Settings) -> WorkflowTemplate:
     run_dir = RUN_DIR
-    with WorkflowTemplate(
-        name=NAME,
-        namespace=settings.namespace,
-        labels={"app.kubernetes.io/part-of": "argo-mlops", "argo-mlops/pipeline": NAME},
+    with pipeline_template(
+        NAME,
         entrypoint=DAG_NAME,
-        on_exit="notify",
-        service_account_name=settings.service_account,
-        active_deadline_seconds=8 * 3600,
-        pod_gc=m.PodGC(strategy="OnPodSuccess"),
-        ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=14 * 86400),
-        synchronization=m.Synchronization(mutexes=[m.Mutex(name="drift-{{workflow.parameters.model-name}}")]),
-        arguments=[Parameter(name=name, value=value) for name, value in parameters(settings).items()],
+        settings=settings,
+        parameters=parameters(settings),
+        mutex="drift-{{workflow.parameters.model-name}}",
+        deadline_seconds=8 * 3600,
     ) as template:
         model = Label(key="model", value="{{inputs.parameters.model-name}}")
         load = step_template(STEPS["load-current"], settings)

@@ -22,6 +22,7 @@ from hera.workflows import (
     Resources,
     RetryStrategy,
     SecretEnvFrom,
+    WorkflowTemplate,
 )
 from hera.workflows import models as m
 
@@ -122,4 +123,29 @@ def step_template(
                 )
             }
         ),
+    )
+
+
+def pipeline_template(
+    name: str,
+    entrypoint: str,
+    settings: Settings,
+    parameters: dict[str, str],
+    mutex: str,
+    deadline_seconds: int,
+) -> WorkflowTemplate:
+    """A WorkflowTemplate with the platform's conventions: labels, service account, ``onExit: notify``,
+    a deadline, pod GC, TTL, and a mutex so two runs of one model never race, whoever started them."""
+    return WorkflowTemplate(
+        name=name,
+        namespace=settings.namespace,
+        labels={"app.kubernetes.io/part-of": "argo-mlops", "argo-mlops/pipeline": name},
+        entrypoint=entrypoint,
+        on_exit="notify",
+        service_account_name=settings.service_account,
+        active_deadline_seconds=deadline_seconds,
+        pod_gc=m.PodGC(strategy="OnPodSuccess"),
+        ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=14 * 86400),
+        synchronization=m.Synchronization(mutexes=[m.Mutex(name=mutex)]),
+        arguments=[Parameter(name=key, value=value) for key, value in parameters.items()],
     )

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-from hera.workflows import DAG, Parameter, WorkflowTemplate
-from hera.workflows import models as m
+from hera.workflows import DAG, WorkflowTemplate
 
 from workflows.settings import Settings
-from workflows.templates import StepSpec, step_template
+from workflows.templates import StepSpec, pipeline_template, step_template
 
 NAME = "training"
 RUN_DIR = "{{workflow.parameters.storage-root}}/runs/{{workflow.name}}"
@@ -86,21 +85,13 @@ def training_template(settings: Settings) -> WorkflowTemplate:
     def task_args(*names: str, **wired: str) -> dict[str, str]:
         return {"run-dir": RUN_DIR, **{n: f"{{{{workflow.parameters.{n}}}}}" for n in names}, **wired}
 
-    with WorkflowTemplate(
-        name=NAME,
-        namespace=settings.namespace,
-        labels={"app.kubernetes.io/part-of": "argo-mlops", "argo-mlops/pipeline": NAME},
+    with pipeline_template(
+        NAME,
         entrypoint=NAME,
-        on_exit="notify",
-        service_account_name=settings.service_account,
-        active_deadline_seconds=6 * 3600,
-        pod_gc=m.PodGC(strategy="OnPodSuccess"),
-        ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=14 * 86400),
-        # Two retrains of one model never run at once, whoever started them (cron, sensor, CI).
-        synchronization=m.Synchronization(
-            mutexes=[m.Mutex(name="training-{{workflow.parameters.model-name}}")]
-        ),
-        arguments=[Parameter(name=name, value=value) for name, value in parameters(settings).items()],
+        settings=settings,
+        parameters=parameters(settings),
+        mutex="training-{{workflow.parameters.model-name}}",
+        deadline_seconds=6 * 3600,
     ) as template:
         steps = {name: step_template(spec, settings) for name, spec in STEPS.items() if name != "notify"}
         step_template(STEPS["notify"], settings, input_values=EXIT_HANDLER_INPUTS)
