@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DATA ?= data/
 ROWS ?= 50000
 
-.PHONY: help venv run drift-demo compile test test-fast lint format bench clean
+.PHONY: help venv run drift-demo compile submit apply images test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,21 @@ drift-demo: venv | $(DATA) ## generate drifted data and run the drift workflow o
 compile: venv ## render the Hera workflows to manifests/*.yaml and lint them
 	$(BIN)/mlops compile
 	$(BIN)/mlops lint
+
+submit: venv ## submit the training workflow to the cluster (ARGO_SERVER, ARGO_TOKEN, MLOPS_* settings; PARAMS="k=v ...")
+	$(BIN)/mlops submit training $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p))) $(if $(WAIT),--wait)
+
+apply: venv ## create or update the WorkflowTemplates, CronWorkflows, EventSource and Sensor (KUBECONFIG)
+	$(BIN)/mlops compile
+	$(BIN)/mlops lint
+	$(BIN)/mlops apply
+
+IMAGE ?= $(shell $(BIN)/python -c "from workflows.settings import Settings; print(Settings().image)" 2>/dev/null)
+GPU_IMAGE ?= $(shell $(BIN)/python -c "from workflows.settings import Settings; print(Settings().gpu_image)" 2>/dev/null)
+
+images: venv ## build the CPU and GPU step images with the tags the manifests pin (needs Docker)
+	docker build -f images/Dockerfile -t $(IMAGE) .
+	docker build -f images/Dockerfile.gpu -t $(GPU_IMAGE) .
 
 test: venv ## the whole test suite (unit, end-to-end, bad inputs)
 	$(BIN)/pytest -q

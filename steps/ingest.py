@@ -145,6 +145,7 @@ def split(frame: pd.DataFrame, params: IngestParams, by_time: bool) -> dict[str,
 def ingest(params: IngestParams, settings) -> IngestResult:
     """Read, coerce, de-duplicate and split the dataset at ``data_uri`` into the run folder."""
     data_uri = params.data_uri or settings.data_uri
+    storage.check_data_uri(data_uri, settings.allowed_data_prefixes)
     target = params.target_column or settings.target_column
     frame, files = read_dataset(data_uri, keep_text={params.time_column})
     log("ingest", f"read {len(frame):,} rows from {len(files)} files under {data_uri}")

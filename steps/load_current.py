@@ -58,6 +58,7 @@ def window(frame: pd.DataFrame, current_uri: str, since: str, until: str) -> pd.
 
 def load_current(params: LoadCurrentParams, settings) -> LoadCurrentResult:
     """Write the current window to ``load-current/current.parquet``."""
+    storage.check_data_uri(params.current_uri, settings.allowed_data_prefixes, "current-uri")
     frame, files = read_dataset(params.current_uri, keep_text={TIME_COLUMN})
     frame = window(frame, params.current_uri, params.since, params.until)
     uri = storage.join(step_folder(params.run_dir, "load_current"), "current.parquet")

@@ -48,6 +48,30 @@ def join(uri: str, *parts: str) -> str:
     return str(Path(uri, *parts))
 
 
+def check_data_uri(uri: str, allowed_prefixes: list[str], what: str = "data-uri") -> str:
+    """Refuse a data URI from untrusted input (an event's key): no '..', no control
+    characters, and under one of the allowed prefixes when any are set."""
+    from urllib.parse import unquote
+
+    if any(ord(c) < 32 or ord(c) == 127 for c in uri):
+        raise BadInput(f"{what} {uri!r}: holds a control character")
+    for form in (uri, unquote(uri)):
+        if ".." in form.replace("\\", "/").split("/"):
+            raise BadInput(f"{what} {uri!r}: '..' would leave the data prefix")
+    if allowed_prefixes and not any(_under(uri, prefix) for prefix in allowed_prefixes):
+        raise BadInput(f"{what} {uri!r}: outside the allowed data prefixes ({', '.join(allowed_prefixes)})")
+    return uri
+
+
+def _under(uri: str, prefix: str) -> bool:
+    if is_s3(prefix) != is_s3(uri):
+        return False
+    if not is_s3(prefix):
+        uri, prefix = str(Path(uri).resolve()), str(Path(prefix).resolve())
+    base = prefix.rstrip("/")
+    return uri == base or uri.startswith(base + "/")
+
+
 def split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket:
@@ -187,21 +211,46 @@ def list_files(uri: str) -> list[str]:
 
 
 def _list_s3(uri: str, bucket: str, key: str) -> list[str]:
-    paginator = s3_client().get_paginator("list_objects_v2")
+    if key and not key.endswith("/") and exists(uri):
+        return [uri]
+    return sorted(f"s3://{bucket}/{obj['Key']}" for obj in _s3_objects(uri) if _is_data_file(obj["Key"]))
+
+
+def _s3_objects(uri: str) -> list[dict[str, Any]]:
+    """Every object under an S3 prefix (as a folder), as list_objects_v2 describes it."""
+    bucket, key = split_s3(uri)
+    prefix = key.rstrip("/") + "/" if key else ""
     try:
-        if key and not key.endswith("/") and exists(uri):
-            return [uri]
-        prefix = key.rstrip("/") + "/" if key else ""
-        keys = [
-            obj["Key"]
+        paginator = s3_client().get_paginator("list_objects_v2")
+        return [
+            obj
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
             for obj in page.get("Contents", [])
         ]
     except Exception as exc:
-        if isinstance(exc, BadInput | Transient | PermissionDenied | BadSetting):
-            raise
         raise _s3_error(uri, exc) from None
-    return sorted(f"s3://{bucket}/{k}" for k in keys if _is_data_file(k))
+
+
+def list_versions(uri: str, settled_before: float | None = None) -> list[tuple[str, str]]:
+    """(URI, version) of every data file under a folder or prefix; the version changes with the
+    content (the ETag on S3, size and mtime locally). Local files modified after ``settled_before``
+    (a timestamp) are left out: they may still be being written."""
+    if is_s3(uri):
+        bucket, _ = split_s3(uri)
+        objects = _s3_objects(uri)
+        return sorted(
+            (f"s3://{bucket}/{o['Key']}", o["ETag"].strip('"')) for o in objects if _is_data_file(o["Key"])
+        )
+    try:
+        files = [p for p in Path(uri).rglob("*") if p.is_file() and _is_data_file(p.name)]
+        stats = {p: p.stat() for p in files}
+    except OSError as exc:
+        raise _local_error(uri, exc) from None
+    return sorted(
+        (str(p), f"{st.st_size}-{st.st_mtime_ns}")
+        for p, st in stats.items()
+        if settled_before is None or st.st_mtime < settled_before
+    )
 
 
 def read_table(uri: str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -8,21 +8,13 @@ runs for two polls, then ends as the scenario says. Every request is recorded fo
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
+from tests.fake_http import Recorded, Reply, not_found, serve
+
 SCENARIOS = ("healthy", "degraded", "sync-error", "never-finishes")
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    authorization: str
-    body: Any
 
 
 @dataclass
@@ -70,51 +62,15 @@ class FakeArgoCD:
             }
         return {"metadata": {"name": self.app}, "status": status}
 
+    def route(self, request: Recorded) -> Reply:
+        base = f"/api/v1/applications/{self.app}"
+        if request.method == "GET" and request.path == base:
+            return Reply(200, self.application())
+        if request.method == "POST" and request.path == f"{base}/sync":
+            self.operations += 1
+            self.polls_left = 2
+            return Reply(200, self.application(advance=False))
+        return not_found(f'applications.argoproj.io "{request.path}" not found')
+
     def serve(self) -> tuple[ThreadingHTTPServer, str]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                fake.requests.append(Recorded(method, self.path, self.headers.get("Authorization", ""), body))
-                if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                    return self._reply(
-                        401, {"error": "unauthorized", "code": 16, "message": "no session information"}
-                    )
-                base = f"/api/v1/applications/{fake.app}"
-                if method == "GET" and self.path == base:
-                    return self._reply(200, fake.application())
-                if method == "POST" and self.path == f"{base}/sync":
-                    fake.operations += 1
-                    fake.polls_left = 2
-                    return self._reply(200, fake.application(advance=False))
-                return self._reply(
-                    404,
-                    {
-                        "error": "not found",
-                        "code": 5,
-                        "message": f'applications.argoproj.io "{self.path}" not found',
-                    },
-                )
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server, f"http://127.0.0.1:{server.server_port}"
+        return serve(self.route, self.requests, self.token)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from steps.contract import BadInput
-from workflows import cli_registry, cli_runs
+from workflows import cli_cluster, cli_registry, cli_runs
 from workflows.cli_support import contract_errors, err
 
 app = typer.Typer(
@@ -114,6 +114,7 @@ for name, command in {
     "drift": cli_runs.drift_command,
     "cron": cli_runs.cron_command,
     "serve": cli_registry.serve,
+    **cli_cluster.COMMANDS,
 }.items():
     app.command(name)(command)
 

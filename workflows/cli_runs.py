@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from steps.contract import BadInput
 from workflows.cli_support import contract_errors, load_template, manifest_path, parse_parameters
+
+if TYPE_CHECKING:
+    from workflows.local import RunRecord
 
 
 @contract_errors
@@ -50,6 +53,13 @@ def drift_command(
 
 
 def run_workflow(workflow: str, parameters: dict[str, str], parallelism: int, resume: str | None) -> None:
+    sys.exit(run_locally(workflow, parameters, parallelism, resume)[1])
+
+
+def run_locally(
+    workflow: str, parameters: dict[str, str], parallelism: int, resume: str | None
+) -> tuple[RunRecord, int]:
+    """Run a compiled workflow on the local executor, showing progress; (its record, exit code)."""
     import yaml
 
     from workflows.local import LocalRun, load_record
@@ -82,7 +92,7 @@ def run_workflow(workflow: str, parameters: dict[str, str], parallelism: int, re
         record = run.run()
     out.print(table(record))
     report(out, record, settings)
-    sys.exit(run.exit_code())
+    return record, run.exit_code()
 
 
 @contract_errors

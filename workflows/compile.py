@@ -28,6 +28,7 @@ def render(settings: Settings) -> dict[str, str]:
     from cron.schedules import schedules
     from workflows import deploy_manifests
     from workflows.drift import drift_template
+    from workflows.events import event_source, sensor
     from workflows.training import training_template
 
     files = {
@@ -48,6 +49,11 @@ def render(settings: Settings) -> dict[str, str]:
         "workflows/deploy_manifests.py",
         _yaml(*deploy_manifests.workflow_rbac(settings)),
     )
+    files["deploy/rbac/sensor-rbac.yaml"] = (
+        "workflows/deploy_manifests.py",
+        _yaml(*deploy_manifests.sensor_rbac(settings)),
+    )
+    files["manifests/events.yaml"] = ("workflows/events.py", _yaml(event_source(settings), sensor(settings)))
     for name, document in deploy_manifests.serving_base(settings).items():
         files[f"deploy/serving/{name}"] = ("workflows/deploy_manifests.py", _yaml(document))
     return {path: HEADER.format(source=source) + text for path, (source, text) in files.items()}

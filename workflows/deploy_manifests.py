@@ -1,7 +1,7 @@
 """What ArgoCD syncs and what the workflows need on the cluster: the serving base (a kustomize
 base with the model's KServe InferenceService), the ArgoCD Application that syncs the serving
-path, and the RBAC of the workflow service account (only what Argo's executor needs: the steps
-themselves never call the Kubernetes API)."""
+path, and the RBAC of the workflow and Sensor service accounts (only what Argo's executor, the
+drift pipeline's retrain and the Sensor need: the steps themselves never call the Kubernetes API)."""
 
 from __future__ import annotations
 
@@ -56,35 +56,50 @@ def application(settings: Settings) -> dict[str, Any]:
 
 
 def workflow_rbac(settings: Settings) -> list[dict[str, Any]]:
-    """The workflow service account and the one permission Argo's executor needs for outputs."""
-    labels = {"app.kubernetes.io/part-of": "argo-mlops"}
-    meta = {"name": settings.service_account, "namespace": settings.namespace, "labels": labels}
+    """The workflow service account: Argo's executor reports outputs, and the drift pipeline's
+    ``retrain`` resource step creates a training Workflow and watches it to the end."""
+    return _service_account_rbac(
+        settings.service_account,
+        settings,
+        [
+            {
+                "apiGroups": ["argoproj.io"],
+                "resources": ["workflowtaskresults"],
+                "verbs": ["create", "patch"],
+            },
+            {
+                "apiGroups": ["argoproj.io"],
+                "resources": ["workflows"],
+                "verbs": ["create", "get", "list", "watch"],
+            },
+        ],
+    )
+
+
+def sensor_rbac(settings: Settings) -> list[dict[str, Any]]:
+    """The Sensor's service account: it only submits training Workflows."""
+    return _service_account_rbac(
+        settings.sensor_service_account,
+        settings,
+        [{"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create"]}],
+    )
+
+
+def _service_account_rbac(name: str, settings: Settings, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    meta = {
+        "name": name,
+        "namespace": settings.namespace,
+        "labels": {"app.kubernetes.io/part-of": "argo-mlops"},
+    }
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": meta,
-            "rules": [
-                {
-                    "apiGroups": ["argoproj.io"],
-                    "resources": ["workflowtaskresults"],
-                    "verbs": ["create", "patch"],
-                }
-            ],
-        },
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": rules},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "RoleBinding",
             "metadata": meta,
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": settings.service_account,
-            },
-            "subjects": [
-                {"kind": "ServiceAccount", "name": settings.service_account, "namespace": settings.namespace}
-            ],
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": settings.namespace}],
         },
     ]
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -23,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from workflows.expressions import ExpressionError, names_in
+from workflows.settings import image_pinned
 
 REFERENCE = re.compile(r"{{\s*(=?)\s*([^}]*?)\s*}}")
 WORKFLOW_VARIABLES = {
@@ -32,6 +34,9 @@ WORKFLOW_VARIABLES = {
 TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters"}
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
+EVENT_KINDS = ("EventSource", "Sensor")
+# Hera's event models hold these as protobuf messages; the CRD takes free YAML there.
+OPAQUE_MODELS = {"K8SResource"}
 CORE_KINDS = (
     "ServiceAccount",
     "Role",
@@ -74,23 +79,70 @@ def unknown_fields(value: Any, annotation: Any, path: str) -> Iterator[str]:
     if not isinstance(value, dict):
         return
     models = list(_model_types(annotation))
-    if not models:
+    if not models or models[0].__name__ in OPAQUE_MODELS:
         return
     model = models[0]
     fields = {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
     if not fields:  # a free-form object (labels, annotations)
         return
-    is_map = typing.get_origin(annotation) is dict or (
-        typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        and any(typing.get_origin(a) is dict for a in typing.get_args(annotation))
-    )
+    values = _map_values(annotation)
     for key, item in value.items():
-        if is_map:
-            yield from unknown_fields(item, annotation, f"{path}.{key}")
+        if values is not None:
+            yield from unknown_fields(item, values, f"{path}.{key}")
         elif key not in fields:
             yield f"{path}.{key}"
         else:
             yield from unknown_fields(item, fields[key], f"{path}.{key}")
+
+
+def _map_values(annotation: Any) -> Any | None:
+    """The value type of a ``dict[str, X]`` annotation (through Optional/Annotated); None if not a map."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _map_values(typing.get_args(annotation)[0])
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin in (typing.Union, types.UnionType):
+        found = [_map_values(a) for a in typing.get_args(annotation)]
+        return next((f for f in found if f is not None), None)
+    return None
+
+
+def api_form(value: Any, annotation: Any) -> Any:
+    """An Argo Events object in its CRD (YAML) form, rewritten to the API form Hera's models take:
+    a duration, a factor and an embedded resource are scalars or objects in YAML, messages in the API."""
+    if isinstance(value, list):
+        return [api_form(item, annotation) for item in value]
+    models = list(_model_types(annotation))
+    if not models:
+        # int64 fields are strings in the API's JSON
+        return (
+            str(value)
+            if isinstance(value, int) and not isinstance(value, bool) and str in typing.get_args(annotation)
+            else value
+        )
+    name = models[0].__name__
+    if name == "Int64OrString" and not isinstance(value, dict):
+        return (
+            {"type": "String", "strVal": str(value)} if isinstance(value, str) else {"int64Val": str(value)}
+        )
+    if name == "Amount" and not isinstance(value, dict):
+        return {"value": _encoded(str(value))}
+    if name == "K8SResource" and isinstance(value, dict):
+        return {"value": _encoded(json.dumps(value))}
+    if not isinstance(value, dict):
+        return value
+    values = _map_values(annotation)
+    if values is not None:
+        return {key: api_form(item, values) for key, item in value.items()}
+    fields = {(info.alias or n): info.annotation for n, info in models[0].model_fields.items()}
+    return {key: api_form(item, fields[key]) if key in fields else item for key, item in value.items()}
+
+
+def _encoded(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
 
 
 def kubernetes_unknown_fields(value: Any, type_name: str, path: str) -> list[str]:
@@ -211,8 +263,11 @@ class Linter:
             for path in kubernetes_unknown_fields(self.doc, f"V1{kind}", ""):
                 self.add(path, f"unknown field '{path.rsplit('.', 1)[-1]}' for {kind}")
             return self.problems
+        if kind in EVENT_KINDS:
+            self.check_events(kind)
+            return self.problems
         if kind not in KINDS:
-            known = ", ".join((*KINDS, *FIELDS, *CORE_KINDS))
+            known = ", ".join((*KINDS, *EVENT_KINDS, *FIELDS, *CORE_KINDS))
             self.add("kind", f"unknown kind {kind!r} (lint knows {known})")
             return self.problems
         model = model_for(kind)
@@ -231,6 +286,36 @@ class Linter:
             prefix = "spec"
         self.check_spec(spec, prefix)
         return self.problems
+
+    def check_events(self, kind: str) -> None:
+        """Argo Events objects against Hera's event models; a Sensor's Workflows as Workflows."""
+        import hera.events.models as events
+
+        model = getattr(events, kind)
+        body = {k: v for k, v in self.doc.items() if k not in ("apiVersion", "kind")}  # not in Hera's models
+        if self.doc.get("apiVersion") != "argoproj.io/v1alpha1":
+            self.add("apiVersion", f"{kind} is argoproj.io/v1alpha1")
+        try:
+            model.model_validate(api_form(body, model))
+        except ValidationError as exc:
+            for error in exc.errors():
+                self.add(".".join(str(p) for p in error["loc"]), error["msg"])
+        for path in unknown_fields(body, model, kind):
+            self.add(path.split(".", 1)[1], f"unknown field '{path.rsplit('.', 1)[-1]}'")
+        if kind != "Sensor":
+            return
+        dependencies = {d.get("name") for d in (self.doc.get("spec") or {}).get("dependencies") or []}
+        for index, trigger in enumerate((self.doc.get("spec") or {}).get("triggers") or []):
+            path = f"spec.triggers[{index}].template.argoWorkflow"
+            workflow = (trigger.get("template") or {}).get("argoWorkflow") or {}
+            for number, parameter in enumerate(workflow.get("parameters") or []):
+                source = (parameter.get("src") or {}).get("dependencyName")
+                if source not in dependencies:
+                    self.add(f"{path}.parameters[{number}].src", f"dependency '{source}' does not exist")
+            resource = (workflow.get("source") or {}).get("resource")
+            if isinstance(resource, dict):
+                for problem in Linter(self.file, resource).run():
+                    self.add(f"{path}.source.resource.{problem.path}", problem.message)
 
     def check_spec(self, spec: dict[str, Any], prefix: str) -> None:
         templates = {t.get("name"): t for t in spec.get("templates") or [] if isinstance(t, dict)}
@@ -254,6 +339,12 @@ class Linter:
                 elif key != "dag":
                     self.check_refs(value, f"{path}.{key}", workflow_parameters, inputs)
             self.check_shell(template, path)
+            image = (template.get("container") or {}).get("image")
+            if image and not image_pinned(image):
+                self.add(
+                    f"{path}.container.image",
+                    f"{image!r} is not pinned (a tag other than latest, or a digest)",
+                )
             if "dag" in template:
                 self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
 

@@ -53,7 +53,7 @@ SUPPORTED = {
     "document": {"apiVersion", "kind", "metadata", "spec"},
     "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
              "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
-             "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata"},
+             "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "~volumes"},
     "template": {"name", "inputs", "outputs", "container", "dag", "resource", "retryStrategy", "activeDeadlineSeconds",
                  "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
                  "~serviceAccountName", "~priorityClassName", "~metrics"},

@@ -10,11 +10,20 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 ENV_PREFIX = "MLOPS_"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# An image reference pinned by tag (not latest) or by digest.
+PINNED_IMAGE = re.compile(r"^[^\s@]+(:(?!latest$)[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+def image_pinned(image: str) -> bool:
+    """An image reference pinned by a tag other than latest, or by a digest."""
+    return bool(PINNED_IMAGE.match(image if "@" in image else image.rsplit("/", 1)[-1]))
 
 
 class Settings(BaseSettings):
@@ -38,8 +47,44 @@ class Settings(BaseSettings):
     )
     image: str = "ghcr.io/argo-mlops/steps:0.1.0"
     gpu_image: str = "ghcr.io/argo-mlops/steps-gpu:0.1.0"
-    namespace: str = "argo-mlops"
+    namespace: str = Field(
+        "argo-mlops", validation_alias=AliasChoices("MLOPS_NAMESPACE", "ARGO_NAMESPACE"), pattern=DNS_LABEL
+    )
     service_account: str = "argo-mlops-workflow"
+    sensor_service_account: str = Field("argo-mlops-sensor", description="submits runs for new data")
+    argo_server: str | None = Field(
+        None,
+        validation_alias=AliasChoices("ARGO_SERVER", "MLOPS_ARGO_SERVER"),
+        description="Argo Server host:port or URL, for mlops submit/apply/retry/logs",
+    )
+    argo_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("ARGO_TOKEN", "MLOPS_ARGO_TOKEN"), description="Argo Server token"
+    )
+    argo_secure: bool = Field(
+        True,
+        validation_alias=AliasChoices("ARGO_SECURE", "MLOPS_ARGO_SECURE"),
+        description="https for an ARGO_SERVER given without a scheme",
+    )
+    argo_insecure_skip_verify: bool = Field(
+        False,
+        validation_alias=AliasChoices("ARGO_INSECURE_SKIP_VERIFY", "MLOPS_ARGO_INSECURE_SKIP_VERIFY"),
+        description="do not verify the Argo Server's TLS certificate",
+    )
+    allowed_data_prefixes: list[str] = Field(
+        default_factory=list,
+        description="JSON list; a data URI must lie under one of these (empty: any); '..' is always refused",
+    )
+    events_source: Literal["sqs", "s3"] = Field(
+        "sqs", description="sqs: S3 notifications through an SQS queue; s3: the native S3/MinIO source"
+    )
+    events_bucket: str = Field("argo-mlops-data", description="the bucket new data lands in")
+    events_prefix: str = Field("incoming/", description="only keys under this prefix start a run")
+    events_suffix: str = Field(".parquet", description="only keys ending so start a run")
+    events_queue: str = Field(
+        "argo-mlops-new-data", description="SQS queue fed by the bucket's notifications"
+    )
+    events_region: str = "us-east-1"
+    events_s3_endpoint: str | None = Field(None, description="host:port of MinIO for events-source=s3")
     gpu_node_selector: dict[str, str] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
     gpu_toleration_key: str = "nvidia.com/gpu"
     capacity_type_label: str = Field(
@@ -81,6 +126,21 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value or None
+
+    @field_validator("image", "gpu_image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not image_pinned(value):
+            raise ValueError(f"{value!r} is not pinned: give a tag other than latest, or @sha256:<digest>")
+        return value
+
+    @field_validator("allowed_data_prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if not prefix.strip() or ".." in prefix.split("/"):
+                raise ValueError(f"not a usable prefix: {prefix!r}")
+        return value
 
     @field_validator("retrain_schedule", "drift_schedule")
     @classmethod
@@ -132,6 +192,15 @@ class Settings(BaseSettings):
 
     def run_dir(self, run_name: str) -> str:
         return f"{self.runs_root}/{run_name}"
+
+    @property
+    def argo_url(self) -> str | None:
+        """The Argo Server's base URL; ``ARGO_SERVER`` may be host:port, as for the argo CLI."""
+        if not self.argo_server:
+            return None
+        if self.argo_server.startswith(("http://", "https://")):
+            return self.argo_server.rstrip("/")
+        return f"{'https' if self.argo_secure else 'http'}://{self.argo_server.rstrip('/')}"
 
     def workflow_parameters(self) -> dict[str, str]:
         """The workflow parameters that say *where*: their defaults come from these settings."""

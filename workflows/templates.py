@@ -1,8 +1,8 @@
 """The template factory: one Container template per step, with the platform's conventions.
 
 Every step runs in exec form (``python -m steps.<module> --flag {{inputs.parameters.flag}}``, no
-shell), reads settings from the ``argo-mlops-settings`` ConfigMap and ``argo-mlops-secrets``
-Secret, writes its output parameters as files under ``/tmp/outputs``, and retries by the exit-code
+shell) as a non-root user on a read-only root filesystem, reads settings from the
+``argo-mlops-settings`` ConfigMap (required) and the optional ``argo-mlops-secrets`` Secret, writes its output parameters as files under ``/tmp/outputs``, and retries by the exit-code
 contract: ``retryPolicy: Always`` (Argo reports a spot preemption sometimes as Failed, sometimes as
 Error) with an ``expression`` that never retries bad input, and exponential backoff. A GPU step
 asks for ``nvidia.com/gpu``, lands on GPU nodes, and its last attempt moves from spot to
@@ -32,6 +32,26 @@ from workflows.settings import Settings
 OUTPUTS_DIR = "/tmp/outputs"
 SETTINGS_CONFIGMAP = "argo-mlops-settings"
 SECRETS = "argo-mlops-secrets"
+# Steps run as the image's non-root user with a read-only root; they write only to /tmp (an emptyDir).
+RUN_AS = 10001
+CONTAINER_SECURITY = m.SecurityContext(
+    allow_privilege_escalation=False,
+    read_only_root_filesystem=True,
+    run_as_non_root=True,
+    capabilities=m.Capabilities(drop=["ALL"]),
+)
+POD_SECURITY = m.PodSecurityContext(
+    run_as_non_root=True,
+    run_as_user=RUN_AS,
+    run_as_group=RUN_AS,
+    fs_group=RUN_AS,
+    seccomp_profile=m.SeccompProfile(type="RuntimeDefault"),
+)
+# /tmp for every step; /dev/shm in memory for the GPU step's data loading.
+VOLUMES = [
+    m.Volume(name="tmp", empty_dir=m.EmptyDirVolumeSource(size_limit="20Gi")),
+    m.Volume(name="dshm", empty_dir=m.EmptyDirVolumeSource(medium="Memory", size_limit="8Gi")),
+]
 RETRY_EXPRESSION = " && ".join(f"asInt(lastRetry.exitCode) != {code}" for code in NOT_RETRIED)
 
 
@@ -108,9 +128,12 @@ def step_template(
         ],
         env=[Env(name="MLOPS_OUTPUTS_DIR", value=OUTPUTS_DIR)],
         env_from=[
-            ConfigMapEnvFrom(name=SETTINGS_CONFIGMAP, optional=True),
+            ConfigMapEnvFrom(name=SETTINGS_CONFIGMAP, optional=False),
             SecretEnvFrom(name=SECRETS, optional=True),
         ],
+        security_context=CONTAINER_SECURITY,
+        volume_mounts=[m.VolumeMount(name="tmp", mount_path="/tmp")]
+        + ([m.VolumeMount(name="dshm", mount_path="/dev/shm")] if spec.gpu else []),
         retry_strategy=retry_strategy(spec),
         active_deadline_seconds=spec.deadline_seconds,
         metrics=metrics,
@@ -147,5 +170,7 @@ def pipeline_template(
         pod_gc=m.PodGC(strategy="OnPodSuccess"),
         ttl_strategy=m.TTLStrategy(seconds_after_success=7 * 86400, seconds_after_failure=14 * 86400),
         synchronization=m.Synchronization(mutexes=[m.Mutex(name=mutex)]),
+        security_context=POD_SECURITY,
+        volumes=VOLUMES,
         arguments=[Parameter(name=key, value=value) for key, value in parameters.items()],
     )

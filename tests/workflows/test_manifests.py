@@ -49,7 +49,12 @@ def test_every_manifest_passes_lint_and_hera(fresh):
 
 
 def test_the_executor_supports_every_workflow_the_project_defines(fresh):
-    documents = [yaml.safe_load(text) for name, text in fresh.items() if name.startswith("manifests/")]
+    documents = [
+        doc
+        for name, text in fresh.items()
+        if name.startswith("manifests/")
+        for doc in yaml.safe_load_all(text)
+    ]
     workflows = [doc for doc in documents if doc["kind"] in ("Workflow", "WorkflowTemplate")]
     assert {doc["metadata"]["name"] for doc in workflows} == {"training", "drift"}
     for doc in workflows:
@@ -192,9 +197,11 @@ def test_cron_workflows_schedule_their_templates(fresh):
     assert set(crons) == {"manifests/cron-retrain.yaml", "manifests/cron-drift-check.yaml"}
     expected = {"retrain": ("0 3 * * 1", "training"), "drift-check": ("0 6 * * *", "drift")}
     templates = {
-        yaml.safe_load(text)["metadata"]["name"]
+        doc["metadata"]["name"]
         for name, text in fresh.items()
-        if "cron-" not in name and name.startswith("manifests/")
+        if name.startswith("manifests/")
+        for doc in yaml.safe_load_all(text)
+        if doc["kind"] == "WorkflowTemplate"
     }
     for doc in crons.values():
         spec = doc["spec"]
