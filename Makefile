@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DATA ?= data/
 ROWS ?= 50000
 
-.PHONY: help venv run drift-demo compile submit apply images test test-fast lint format bench clean
+.PHONY: help venv run drift-demo compile submit apply images test test-faults test-fast lint audit format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -56,12 +56,19 @@ images: venv ## build the CPU and GPU step images with the tags the manifests pi
 test: venv ## the whole test suite (unit, end-to-end, bad inputs)
 	$(BIN)/pytest -q
 
+test-faults: venv ## preemption, flaky storage, tracking restarts, bad inputs, concurrency, security
+	$(BIN)/pytest -q tests/faults tests/security
+
 test-fast: venv ## only the tests that need no servers
 	$(BIN)/pytest -q -m "not e2e"
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check steps workflows tests bench
 	$(BIN)/ruff format --check steps workflows tests bench
+
+audit: venv ## pip-audit of the pinned dependencies (needs pypi.org's JSON API or OSV; fails if any package goes unaudited)
+	$(BIN)/pip install -q pip-audit==2.10.1
+	$(BIN)/pip-audit -r constraints.txt --no-deps --disable-pip --strict --progress-spinner off
 
 format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix -q steps workflows tests bench

@@ -36,6 +36,14 @@ EXIT_ROLLED_BACK = 70
 NOT_RETRIED = (EXIT_BAD_INPUT, EXIT_ROLLED_BACK, EXIT_PERMISSION, EXIT_BAD_SETTING)
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """A value for an error line: its repr, cut short so one bad cell cannot flood the log."""
+    text = repr(value)
+    return (
+        text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]} ({len(str(value)):,} characters)"
+    )
+
+
 class StepError(Exception):
     """An expected failure: one clear line for the user, and the exit code that classifies it."""
 
@@ -138,10 +146,13 @@ def parse_params(params_type: type[P], argv: list[str], prog: str) -> P:
 def describe_validation_error(exc: ValidationError, name_of: Callable[[str], str]) -> str:
     """The first problem of a pydantic error as one line naming the parameter."""
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "value"
+    message = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:  # a rule across parameters: its message names them
+        return f"parameters: {message}"
+    where = ".".join(str(p) for p in first["loc"])
     given = first.get("input")
-    shown = "" if isinstance(given, dict) else f" (got {given!r})"
-    return f"parameter {name_of(where)}: {first['msg']}{shown}"
+    got = "" if isinstance(given, dict) else f" (got {shown(given)})"
+    return f"parameter {name_of(where)}: {message}{got}"
 
 
 def step_folder(run_dir: str, step: str) -> str:

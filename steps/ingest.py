@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from steps import storage
-from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
+from steps.contract import BadInput, StepParams, StepResult, log, run_step, shown, step_folder
 
 SPLITS = ("train", "validation", "test")
 # A text column is numeric when at most this share of its values fail to parse (the rest are typos).
@@ -66,7 +66,9 @@ def _coerce_text_numbers(frame: pd.DataFrame, uri: str, keep: set[str]) -> pd.Da
             frame[column] = parsed
         elif stray.sum() <= STRAY_TEXT_SHARE * present.sum():
             row = int(np.flatnonzero(stray.to_numpy())[0])
-            raise BadInput(f"{uri}: column '{column}', row {row + 1}: {values.iloc[row]!r} is not a number")
+            raise BadInput(
+                f"{uri}: column '{column}', row {row + 1}: {shown(values.iloc[row])} is not a number"
+            )
     return frame
 
 
@@ -84,9 +86,7 @@ def read_dataset(data_uri: str, keep_text: set[str]) -> tuple[pd.DataFrame, list
     frames: list[pd.DataFrame] = []
     for uri in files:
         frame = storage.read_table(uri)
-        duplicated = frame.columns[frame.columns.duplicated()].tolist()
-        if duplicated:
-            raise BadInput(f"{uri}: column '{duplicated[0]}' appears more than once")
+        _check_column_names(frame.columns, uri)
         frame = _coerce_text_numbers(frame, uri, keep_text)
         if frames:
             _check_same_schema(frames[0], files[0], frame, uri)
@@ -95,6 +95,15 @@ def read_dataset(data_uri: str, keep_text: set[str]) -> tuple[pd.DataFrame, list
     if combined.empty:
         raise BadInput(f"{data_uri}: the data has a header but no rows")
     return combined, files
+
+
+def _check_column_names(columns: pd.Index, uri: str) -> None:
+    for number, name in enumerate(columns, start=1):
+        if not str(name).strip() or str(name).startswith("Unnamed: "):
+            raise BadInput(f"{uri}: column {number} has no name")
+    duplicated = columns[columns.duplicated()].tolist()
+    if duplicated:
+        raise BadInput(f"{uri}: column '{duplicated[0]}' appears more than once")
 
 
 def _check_same_schema(first: pd.DataFrame, first_uri: str, frame: pd.DataFrame, uri: str) -> None:
@@ -124,7 +133,7 @@ def _parse_time(frame: pd.DataFrame, column: str) -> None:
     bad = raw.notna() & parsed.isna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise BadInput(f"column '{column}', row {row + 1}: {raw.iloc[row]!r} is not a timestamp")
+        raise BadInput(f"column '{column}', row {row + 1}: {shown(raw.iloc[row])} is not a timestamp")
     frame[column] = parsed
 
 

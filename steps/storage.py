@@ -264,6 +264,7 @@ def read_table(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
         raise BadInput(f"{uri}: empty file (0 bytes)")
     try:
         if uri.lower().endswith(".csv"):
+            _check_csv_header(data, uri)
             return pd.read_csv(io.BytesIO(data), usecols=columns, encoding="utf-8", low_memory=False)
         return pq.read_table(io.BytesIO(data), columns=columns).to_pandas()
     except UnicodeDecodeError as exc:
@@ -274,6 +275,18 @@ def read_table(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
         kind = "CSV" if uri.lower().endswith(".csv") else "Parquet"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"{uri}: not a readable {kind} file ({first_line})") from None
+
+
+def _check_csv_header(data: bytes, uri: str) -> None:
+    """pandas renames a repeated CSV column to ``name.1``; refuse it while the names are still visible."""
+    import csv
+
+    header = next(csv.reader([data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")]), [])
+    seen = set()
+    for name in header:
+        if name in seen and name.strip():
+            raise BadInput(f"{uri}: column '{name}' appears more than once")
+        seen.add(name)
 
 
 def write_table(frame: pd.DataFrame, uri: str) -> None:

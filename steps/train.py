@@ -238,11 +238,23 @@ def mlflow_run_id(
     folder: str, client, experiment: str, params: TrainParams, lineage: dict[str, str], fresh: bool
 ) -> str:
     """The MLflow run of this training: the one a previous attempt created, or a new one."""
+    from mlflow.exceptions import MlflowException
+
     from steps.tracking import as_params
 
     marker = storage.join(folder, MLFLOW_RUN)
     if not fresh and storage.exists(marker):
-        return storage.read_json(marker)["run_id"]
+        run_id = storage.read_json(marker)["run_id"]
+        try:
+            client.get_run(run_id)
+            return run_id
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            log(
+                "train",
+                f"MLflow run {run_id} of this run folder is not on this tracking server; starting a new run",
+            )
     run = client.create_run(experiment, tags={"mlops.step": "train", **lineage})
     storage.write_json(marker, {"run_id": run.info.run_id})
     client.log_batch(run.info.run_id, params=as_params(params.hyperparameters()))
@@ -341,6 +353,9 @@ def train(params: TrainParams, settings) -> TrainResult:
         experiment = experiment_id(client, params.experiment or settings.experiment, settings)
         run_id = mlflow_run_id(folder, client, experiment, params, lineage, fresh=saved is None)
 
+    if trainer.history:  # the last checkpointed epoch may have died before its metrics reached MLflow
+        with tracking_errors("logging epoch metrics"):
+            client.log_batch(run_id, metrics=as_metrics(trainer.history[-1], trainer.epoch))
     previous = signal.signal(signal.SIGTERM, lambda *_: setattr(trainer, "stop_requested", True))
     log("train", f"{len(trainer.x):,} rows x {trainer.x.shape[1]} features on {device}, MLflow run {run_id}")
     try:

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, step_folder
+from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, shown, step_folder
 from steps.ingest import SPLITS
 
 ID_NAME = re.compile(r"(^id$|_id$|^uuid$)", re.IGNORECASE)
@@ -62,12 +62,14 @@ def _first_row(mask: pd.Series) -> int:
 def check_target(splits: dict[str, pd.DataFrame], target: str, min_class_rows: int, found: Findings) -> None:
     values = pd.concat([s[target] for s in splits.values()], ignore_index=True)
     if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-        found.add(target, "binary", f"the label must be 0/1, found text such as {values.dropna().iloc[0]!r}")
+        found.add(
+            target, "binary", f"the label must be 0/1, found text such as {shown(values.dropna().iloc[0])}"
+        )
         return
     classes = sorted(pd.unique(values.astype(float)))
     if len(classes) > 2 or not set(classes) <= {0.0, 1.0}:
-        shown = ", ".join(f"{c:g}" for c in classes[:5])
-        found.add(target, "binary", f"found {len(classes)} classes ({shown}); the label must be 0 or 1")
+        listed = ", ".join(f"{c:g}" for c in classes[:5])
+        found.add(target, "binary", f"found {len(classes)} classes ({listed}); the label must be 0 or 1")
         return
     for name, part in splits.items():
         counts = part[target].astype(int).value_counts()
@@ -135,7 +137,7 @@ def check_feature(column: str, series: pd.Series, params: ValidateDataParams, fo
         )
         return None
     if text.nunique() == 1:
-        found.add(column, "not-constant", f"every value is {text.iloc[0]!r}")
+        found.add(column, "not-constant", f"every value is {shown(text.iloc[0])}")
     return "categorical"
 
 

@@ -54,11 +54,8 @@ class Server:
     process: subprocess.Popen
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory) -> Iterator[Server]:
-    """A real ``mlflow server`` on sqlite, on loopback."""
-    home = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
+def start_mlflow(home: Path, port: int) -> Server:
+    """A real ``mlflow server`` on sqlite under ``home``, on loopback at ``port``, in its own process group."""
     log = home / "server.log"
     env = os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     command = [
@@ -67,17 +64,28 @@ def mlflow_server(tmp_path_factory) -> Iterator[Server]:
         "--artifacts-destination", str(home / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    with log.open("w") as out:
+    with log.open("a") as out:
         process = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{url}/health", process, 90, log)
+    return Server(url, process)
+
+
+def stop_mlflow(server: Server, sig: int = 15) -> None:
+    os.killpg(server.process.pid, sig)
+    server.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> Iterator[Server]:
+    """A real ``mlflow server`` on sqlite, on loopback."""
+    server = start_mlflow(tmp_path_factory.mktemp("mlflow"), free_port())
     try:
-        wait_until_up(f"{url}/health", process, 90, log)
-        yield Server(url, process)
+        yield server
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=20)
+        stop_mlflow(server)
 
 
 @pytest.fixture(scope="session")
@@ -160,3 +168,71 @@ def local_env(root: Path, tracking_uri: str | None = None) -> dict[str, str]:
     env = {"MLOPS_STORAGE_ROOT": str(root / ".mlops")}
     env["MLFLOW_TRACKING_URI"] = tracking_uri or f"sqlite:///{root / '.mlops' / 'mlflow.db'}"
     return env
+
+
+# --- a registry on the real MLflow server, and a champion every registry test starts from ---
+
+TRAINING_STEPS = ("ingest", "validate_data", "features", "train", "evaluate", "register", "promote")
+MODEL = "e2e-fraud"
+
+
+def run_chain(run_dir: Path, env: dict[str, str], args: dict[str, list[str]]) -> tuple[str, StepRun]:
+    """Run the training steps in order; stop at the first that fails. Returns the last step run."""
+    for step in TRAINING_STEPS:
+        done = run_step(step, "--run-dir", str(run_dir), *args.get(step, []), env=env)
+        if done.returncode != 0:
+            return step, done
+    return step, done
+
+
+@dataclass
+class Registry:
+    url: str
+    env: dict[str, str]
+
+    def snapshot(self) -> dict:
+        """Every registered model's versions and aliases, as the tracking server reports them."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient(self.url)
+        state = {}
+        for model in client.search_registered_models():
+            versions = client.search_model_versions(f"name = '{model.name}'")
+            state[model.name] = {
+                "aliases": dict(sorted(model.aliases.items()))
+                if isinstance(model.aliases, dict)
+                else model.aliases,
+                "versions": sorted((v.version, v.run_id) for v in versions),
+            }
+        return state
+
+
+@pytest.fixture(scope="session")
+def registry(mlflow_server, tmp_path_factory) -> Registry:
+    root = tmp_path_factory.mktemp("e2e")
+    env = local_env(root, mlflow_server.url) | {"MLOPS_MODEL_NAME": MODEL, "MLOPS_EXPERIMENT": MODEL}
+    return Registry(mlflow_server.url, env)
+
+
+@pytest.fixture(scope="session")
+def champion_run(registry, sample_data, tmp_path_factory) -> dict:
+    """A first full pass that registers a champion; what other e2e tests start from."""
+    run_dir = tmp_path_factory.mktemp("runs") / "pass1"
+    args = {
+        "ingest": ["--data-uri", str(sample_data)],
+        "train": ["--epochs", "12", "--batch-size", "128", "--patience", "4"],
+        "evaluate": ["--min-auc", "0.6"],
+    }
+    step, done = run_chain(run_dir, registry.env, args)
+    assert (step, done.returncode) == ("promote", 0), done.stderr[-3000:]
+    return {
+        "run_dir": run_dir,
+        "register": _result(run_dir, "register"),
+        "evaluate": _result(run_dir, "evaluate"),
+    }
+
+
+def _result(run_dir: Path, step: str) -> dict:
+    import json
+
+    return json.loads(Path(run_dir, step.replace("_", "-"), "result.json").read_text())

@@ -7,8 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.conftest import run_step
-from tests.e2e.conftest import MODEL
+from tests.conftest import MODEL, run_step
 from workflows.sample_data import generate, write_partitions
 
 pytestmark = pytest.mark.e2e

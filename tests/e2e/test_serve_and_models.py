@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import ROOT, free_port
-from tests.e2e.conftest import MODEL
+from tests.conftest import MODEL, ROOT, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from tests.e2e.conftest import MODEL, _result, run_chain
+from tests.conftest import MODEL, _result, run_chain
 
 pytestmark = pytest.mark.e2e
 
