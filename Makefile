@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DATA ?= data/
 ROWS ?= 50000
 
-.PHONY: help venv run drift-demo compile submit apply images test test-faults test-fast lint audit format bench clean
+.PHONY: help venv run drift-demo compile submit apply images test test-faults test-fast lint audit format bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -53,8 +53,9 @@ images: venv ## build the CPU and GPU step images with the tags the manifests pi
 	docker build -f images/Dockerfile -t $(IMAGE) .
 	docker build -f images/Dockerfile.gpu -t $(GPU_IMAGE) .
 
-test: venv ## the whole test suite (unit, end-to-end, bad inputs)
+test: venv ## the whole test suite (unit, end-to-end, faults, security), then every benchmark at a small size
 	$(BIN)/pytest -q
+	$(BIN)/python -m bench.run_all --quick
 
 test-faults: venv ## preemption, flaky storage, tracking restarts, bad inputs, concurrency, security
 	$(BIN)/pytest -q tests/faults tests/security
@@ -74,8 +75,11 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix -q steps workflows tests bench
 	$(BIN)/ruff format -q steps workflows tests bench
 
-bench: venv ## benchmarks, each a ratio against a baseline measured in the same run
-	$(BIN)/python bench/executor_overhead.py
+bench: venv ## all benchmarks (B1-B7), each against a baseline measured in the same run; one table (~40 min)
+	$(BIN)/python -m bench.run_all
+
+bench-quick: venv ## every benchmark at a small size, once: checks they run (make test calls it)
+	$(BIN)/python -m bench.run_all --quick
 
 clean: ## remove local runs, the MLflow database, sample data and caches (keeps .venv)
 	rm -rf .mlops data .pytest_cache .ruff_cache

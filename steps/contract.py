@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -172,6 +173,29 @@ def earlier_result(run_dir: str, step: str) -> dict[str, Any]:
     return read_json(uri)
 
 
+def resident_mib() -> float:
+    """Resident memory now (Linux's /proc; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def usage(started: float, start_rss: float) -> dict[str, float]:
+    """What this step cost: wall and CPU seconds, and memory (what a pod's requests should cover):
+    resident once its modules were imported, and the peak of the whole process."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "cpu_seconds": round(own.ru_utime + own.ru_stime, 3),
+        "start_rss_mib": start_rss,
+        "peak_rss_mib": round(own.ru_maxrss / 1024, 1),  # Linux reports KiB
+    }
+
+
 def write_outputs(result: StepResult, outputs_dir: Path) -> None:
     """One file per field, as Argo's ``valueFrom.path`` output parameters expect."""
     outputs_dir.mkdir(parents=True, exist_ok=True)
@@ -193,6 +217,7 @@ def run_step(
     """Entry point of ``python -m steps.<name>``: parse, run, write outputs, exit with the contract's code."""
     from workflows.settings import load_settings
 
+    started, start_rss = time.perf_counter(), resident_mib()
     try:
         settings = load_settings()
         params = parse_params(params_type, sys.argv[1:] if argv is None else argv, f"steps.{name}")
@@ -200,7 +225,9 @@ def run_step(
         write_outputs(result, Path(os.environ.get("MLOPS_OUTPUTS_DIR", "/tmp/outputs")))
         from steps.storage import join, write_json
 
-        write_json(join(step_folder(params.run_dir, name), "result.json"), result.model_dump(mode="json"))
+        folder = step_folder(params.run_dir, name)
+        write_json(join(folder, "result.json"), result.model_dump(mode="json"))
+        write_json(join(folder, "usage.json"), usage(started, start_rss))
     except StepError as exc:
         print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)

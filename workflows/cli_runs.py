@@ -83,7 +83,7 @@ def run_locally(
     with Progress(out) as progress:
         run = LocalRun(
             doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress,
-            load_template=load_template,
+            load_template=load_template, warm_start=settings.local_warm_start,
         )  # fmt: skip
         out.print(
             f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",

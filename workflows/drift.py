@@ -8,10 +8,10 @@ retrains as Prometheus metrics.
 
 from __future__ import annotations
 
-import yaml
 from hera.workflows import DAG, Counter, Gauge, Label, Parameter, Resource, WorkflowTemplate
 from hera.workflows import models as m
 
+from workflows import yaml_io
 from workflows.settings import Settings
 from workflows.templates import StepSpec, pipeline_template, retry_strategy, step_template
 from workflows.training import EXIT_HANDLER_INPUTS, RUN_DIR
@@ -63,7 +63,7 @@ def retrain_manifest() -> str:
             },
         },
     }
-    return yaml.safe_dump(workflow, sort_keys=False)
+    return yaml_io.dump(workflow)
 
 
 def drift_template(settings: Settings) -> WorkflowTemplate:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from workflows import yaml_io
 from workflows.expressions import ExpressionError, names_in
 from workflows.settings import image_pinned
 
@@ -473,7 +474,7 @@ class Linter:
 
 def lint_documents(file: str, text: str) -> list[Problem]:
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yaml_io.load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         return [Problem(file, "-", f"not valid YAML: {str(exc).splitlines()[0]}")]
     problems = []

@@ -31,18 +31,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
 from steps.contract import NOT_RETRIED, BadInput
 from workflows.expressions import ExpressionError, evaluate
 from workflows.lint import REFERENCE, task_dependencies
+from workflows.warm_start import StarterGone, is_step
 
 DONE = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
 FAILED = {"Failed", "Error"}
@@ -192,6 +193,8 @@ class Attempt:
     log: str = ""
     pod_spec_patch: str | None = None
     pid: int | None = None
+    command: list[str] = field(default_factory=list)
+    warm: bool = False  # forked by the warm starter rather than exec'd
 
 
 @dataclass
@@ -255,8 +258,10 @@ class LocalRun:
         on_change: Callable[[LocalRun], None] | None = None,
         locks_dir: str | None = None,
         load_template: Callable[[str], dict[str, Any]] | None = None,
+        warm_start: bool = False,
     ) -> None:
         check_supported(doc)
+        self.warm_start, self.starter = warm_start, None
         self.doc, self.spec = doc, doc["spec"]
         self.templates = {t["name"]: t for t in self.spec.get("templates") or []}
         self.parallelism = max(1, min(parallelism, int(self.spec.get("parallelism") or parallelism)))
@@ -328,7 +333,7 @@ class LocalRun:
                 node.reused = True
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.record.started_at = self.record.started_at or now_iso()
-        with self.mutexes():
+        with self.mutexes(), self.step_starter():
             self.save()
             deadline = self.spec.get("activeDeadlineSeconds")
             timer = threading.Timer(float(deadline), self.workflow_deadline) if deadline else None
@@ -347,6 +352,29 @@ class LocalRun:
         self.record.finished_at = now_iso()
         self.save()
         return self.record
+
+    @contextlib.contextmanager
+    def step_starter(self) -> Iterator[None]:
+        """With warm starts on, one starter process for this run's steps (see workflows.warm_start)."""
+        if not self.warm_start:
+            yield
+            return
+        from workflows.warm_start import WarmStarter
+
+        self.starter = WarmStarter(self.run_dir / "logs" / "warm-start.log")
+        try:
+            yield
+        finally:
+            self.starter.close()
+            self.starter = None
+
+    def launch(self, command: list[str], log: BinaryIO, env: dict[str, str], cwd: str | None):
+        """Start a step's process: forked by the warm starter when it is one of our steps, else exec'd."""
+        if self.starter is not None and not self.starter.gone and is_step(command):
+            return self.starter.start(command, env, cwd, Path(log.name))
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+        )
 
     def schedule(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
         running: dict[Future, str] = {}
@@ -583,14 +611,13 @@ class LocalRun:
         command = [*(container.get("command") or []), *(container.get("args") or [])]
         if command and command[0] in ("python", "python3"):
             command[0] = sys.executable  # this project's interpreter and virtual environment
+        attempt.command = command
         deadline = template.get("activeDeadlineSeconds")
         started = time.monotonic()
         with log_path.open("wb") as log:
             try:
-                process = subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                    cwd=container.get("workingDir") or None,
-                )  # fmt: skip
+                process = self.launch(command, log, env, container.get("workingDir") or None)
+                attempt.warm = not isinstance(process, subprocess.Popen)
             except OSError as exc:
                 return self._ended(attempt, "Error", None, f"could not start {command[:1]}: {exc}")
             attempt.pid = process.pid
@@ -603,6 +630,9 @@ class LocalRun:
             except subprocess.TimeoutExpired:
                 self.kill(process)
                 code, message = process.wait(), DEADLINE_MESSAGE
+            except StarterGone as exc:
+                self.kill(process)
+                return self._ended(attempt, "Error", None, str(exc))
             finally:
                 with self.lock:
                     self.processes.pop(name, None)
@@ -667,6 +697,7 @@ class LocalRun:
                 self.parallelism,
                 locks_dir=str(self.locks_dir),
                 load_template=self.load_template,
+                warm_start=self.warm_start,
             )
         except BadInput as exc:
             return self._ended(attempt, "Failed", None, f"could not create the child workflow: {exc}")
@@ -706,8 +737,11 @@ class LocalRun:
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # a forked step killed before it made its own group
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
 
     def workflow_deadline(self) -> None:
         with self.lock:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     storage_root: str = Field(".mlops", description="holds runs, the MLflow database and artifacts")
     data_uri: str = Field("data/", description="default dataset location (folder, file or s3://)")
+    local_warm_start: bool = Field(
+        True, description="local runs fork steps from a process that has imported their libraries"
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MLOPS_MLFLOW_TRACKING_URI"),

@@ -73,6 +73,8 @@ def test_run_registers_a_champion_then_a_challenger_with_the_reason(local):
     assert "registered version 2; champion is version 1" in second.stdout
     nodes = record(local, second.stdout)["nodes"]
     assert nodes["promote"]["phase"] == "Skipped" and nodes["register"]["phase"] == "Succeeded"
+    # Warm starts on by default: once the starter had its libraries, the steps were forked from it.
+    assert nodes["register"]["attempts"][0]["warm"] and nodes["evaluate"]["attempts"][0]["warm"]
     assert nodes["deploy"]["phase"] == "Skipped"
     assert champion(local) == "1"
 

@@ -9,13 +9,12 @@ Target: <= 50 ms per task. Medians of --repeats runs after one warm-up.
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from bench.common import Outcome, arguments, median_of, report
 from workflows.local import LocalRun
 
 TASKS = 20
@@ -58,29 +57,30 @@ def baseline_seconds() -> float:
     return time.perf_counter() - started
 
 
-def median_of(measure, repeats: int) -> float:
-    measure()  # warm-up: page cache, imports
-    return statistics.median(measure() for _ in range(repeats))
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(__doc__, repeats=5)
     baseline = median_of(baseline_seconds, args.repeats)
     print(f"B6 local executor, {TASKS}-task fan-out/fan-in DAG of no-op steps (median of {args.repeats})")
     print(f"  baseline: {TASKS} subprocesses in a plain loop  {baseline:7.3f} s")
-    worst = 0.0
+    overheads = {}
     for parallelism in (1, 4):
         seconds = median_of(lambda p=parallelism: executor_seconds(p), args.repeats)
-        overhead_ms = (seconds - baseline) / TASKS * 1000
-        worst = max(worst, overhead_ms)
+        overheads[parallelism] = (seconds - baseline) / TASKS * 1000
         print(
-            f"  executor, parallelism {parallelism}:                {seconds:7.3f} s  ratio {seconds / baseline:5.2f}  overhead {overhead_ms:+6.1f} ms/task"
+            f"  executor, parallelism {parallelism}:                {seconds:7.3f} s  ratio {seconds / baseline:5.2f}  overhead {overheads[parallelism]:+6.1f} ms/task"
         )
-    verdict = "meets" if worst <= 50 else "MISSES"
-    print(f"  target <= 50 ms/task: {verdict} (worst {worst:+.1f} ms/task)")
-    sys.exit(0 if worst <= 50 else 1)
+    worst = max(overheads.values())
+    report(
+        Outcome(
+            id="B6",
+            what=f"local executor, {TASKS}-task fan-out/fan-in DAG of no-op steps",
+            baseline=f"{TASKS} subprocesses in a plain loop, {baseline:.2f} s",
+            figure=f"{overheads[1]:+.1f} ms/task serial, {overheads[4]:+.1f} ms/task at parallelism 4",
+            ratio=None,
+            target="<= 50 ms/task",
+            met=worst <= 50,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,77 @@
+"""The warm starter forks real step processes: exit codes, signals, logs, environment, sessions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workflows.warm_start import StarterGone, WarmStarter, is_step
+
+HELPER = [sys.executable, "-m", "tests.workflows.warm_helper"]
+
+
+@pytest.fixture
+def starter(tmp_path):
+    started = WarmStarter(tmp_path / "warm-start.log")
+    yield started
+    started.close()
+
+
+def start(starter: WarmStarter, tmp_path: Path, *args: str, name: str = "step") -> tuple:
+    log = tmp_path / f"{name}.log"
+    env = {**os.environ, "HELPER_VALUE": "from-the-executor"}
+    return starter.start([*HELPER, *args], env, str(tmp_path), log), log
+
+
+def test_exit_codes_logs_environment_and_folder(starter, tmp_path):
+    ok, log = start(starter, tmp_path, "exit", "0", name="ok")
+    bad, bad_log = start(starter, tmp_path, "exit", "65", name="bad")
+    crashed, crash_log = start(starter, tmp_path, "raise", name="crash")
+    assert (ok.wait(30), bad.wait(30), crashed.wait(30)) == (0, 65, 1)
+    text = log.read_text()
+    assert f"out: cwd={tmp_path} env=from-the-executor session=True" in text
+    assert "err: to stderr" in text
+    assert "RuntimeError: boom" in crash_log.read_text()
+    assert len({ok.pid, bad.pid, crashed.pid, starter.process.pid, os.getpid()}) == 5
+
+
+def test_signals_reach_the_step_and_its_group(starter, tmp_path):
+    killed, _ = start(starter, tmp_path, "sleep", "60", name="killed")
+    terminated, _ = start(starter, tmp_path, "sleep", "60", name="terminated")
+    time.sleep(0.5)
+    assert os.getsid(killed.pid) == killed.pid  # its own session, as Popen(start_new_session=True)
+    os.killpg(killed.pid, signal.SIGKILL)
+    os.kill(terminated.pid, signal.SIGTERM)
+    assert killed.wait(30) == -signal.SIGKILL
+    assert terminated.wait(30) == -signal.SIGTERM
+
+
+def test_wait_times_out_like_popen(starter, tmp_path):
+    sleeper, _ = start(starter, tmp_path, "sleep", "60")
+    with pytest.raises(subprocess.TimeoutExpired):
+        sleeper.wait(0.2)
+    os.killpg(sleeper.pid, signal.SIGKILL)
+    assert sleeper.wait(30) == -signal.SIGKILL
+
+
+def test_a_dead_starter_is_reported_not_hung(starter, tmp_path):
+    sleeper, _ = start(starter, tmp_path, "sleep", "60")
+    starter.process.kill()
+    with pytest.raises(StarterGone):
+        sleeper.wait(30)
+    os.killpg(sleeper.pid, signal.SIGKILL)
+    with pytest.raises(OSError):
+        start(starter, tmp_path, "exit", "0", name="late")
+
+
+def test_only_project_steps_are_forked():
+    assert is_step(["/venv/bin/python", "-m", "steps.train", "--epochs", "3"])
+    assert not is_step(["python", "-c", "pass"])
+    assert not is_step(["python", "-m", "http.server"])
+    assert not is_step(["bash", "-m", "steps.train"])

@@ -1,0 +1,18 @@
+"""A stand-in step for the warm starter's tests: ``python -m tests.workflows.warm_helper ACTION ...``."""
+
+import os
+import sys
+import time
+
+if __name__ == "__main__":
+    action, *rest = sys.argv[1:]
+    print(
+        f"out: cwd={os.getcwd()} env={os.environ.get('HELPER_VALUE')} session={os.getsid(0) == os.getpid()}"
+    )
+    print("err: to stderr", file=sys.stderr)
+    if action == "sleep":
+        time.sleep(float(rest[0]))
+    elif action == "exit":
+        sys.exit(int(rest[0]))
+    elif action == "raise":
+        raise RuntimeError("boom")

@@ -1,0 +1,270 @@
+"""Warm starts: the local executor's steps forked from a process that has imported their libraries.
+
+A step in a new interpreter spends seconds importing pandas, scikit-learn, PyTorch and MLflow
+before its first line of work, and a training run starts nine of them. The starter is one
+single-threaded process per run (``python -m workflows.warm_start``) that imports those
+libraries once, one at a time between requests, and forks each step from itself: the step is
+still its own process, in its own session, with its own environment, working folder and log,
+started as ``python -m steps.<name>`` would start it (``runpy``), and its exit code or signal is
+reported back. Only the libraries are shared, copy-on-write; no step code runs in the starter.
+
+Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv", "env", "cwd",
+"log"}``; the starter answers ``{"id", "pid"}`` once forked and ``{"pid", "code"}`` when the step
+ends (``code`` as ``subprocess`` gives it: negative for a signal), and says ``{"ready": true}`` once
+its libraries are imported: steps that start before that are exec'd as usual, so the first steps
+never wait for imports they do not need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import itertools
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+# What the steps import, heaviest last so that the first steps (ingest, validate) wait least.
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "pydantic_settings",
+    "boto3",
+    "joblib",
+    "scipy.stats",
+    "sklearn.compose",
+    "sklearn.metrics",
+    "sklearn.preprocessing",
+    "torch",
+    "torch.optim",
+    "torch._dynamo",
+    "mlflow",
+    "mlflow.pyfunc",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+)
+STEP_MODULE_PREFIX = "steps."
+
+
+def is_step(command: list[str]) -> bool:
+    """``python -m steps.<name> ...``: this project's step contract, safe to fork from the starter."""
+    return (
+        len(command) >= 3
+        and Path(command[0]).name.startswith("python")
+        and command[1] == "-m"
+        and command[2].startswith(STEP_MODULE_PREFIX)
+    )
+
+
+# ---- the starter process ----------------------------------------------------------------------
+
+
+def _run_step(request: dict[str, Any]) -> None:
+    """In the forked child: become the step's process, run the module as __main__, exit with its code."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.closerange(3, 1024)
+    code = 1
+    try:
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - fd 0 lives as long as the process
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        if request.get("cwd"):
+            os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [request["module"], *request["argv"]]
+        import runpy
+
+        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        if not isinstance(done.code, int | None):
+            print(done.code, file=sys.stderr)
+    except BaseException:  # what an uncaught exception does to an interpreter: traceback, exit 1
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def serve() -> None:
+    """The starter's loop: fork on request, report exits, import the next library when idle."""
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever a library prints on import must not corrupt the protocol
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(sys.stdin, selectors.EVENT_READ, "request")
+    selector.register(wake_read, selectors.EVENT_READ, "child")
+    pending = list(PRELOAD)
+
+    def say(message: dict[str, Any]) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            say({"pid": pid, "code": os.waitstatus_to_exitcode(status)})
+
+    while True:
+        for key, _ in selector.select(timeout=0 if pending else None):
+            if key.data == "child":
+                os.read(wake_read, 4096)
+                reap()
+                continue
+            line = sys.stdin.readline()
+            if not line:  # the executor is gone: so is the starter (running steps go on, as Popen's would)
+                return
+            request = json.loads(line)
+            pid = os.fork()
+            if pid == 0:
+                _run_step(request)
+            say({"id": request["id"], "pid": pid})
+        reap()
+        if pending:
+            with contextlib.suppress(Exception):  # a library that does not import is the step's error
+                importlib.import_module(pending.pop(0))
+            if not pending:
+                say({"ready": True})
+
+
+# ---- the executor's side ----------------------------------------------------------------------
+
+
+class StarterGone(RuntimeError):
+    """The starter process ended; its steps' exits can no longer be known."""
+
+
+class WarmProcess:
+    """A step forked by the starter, with the part of ``subprocess.Popen`` the executor uses."""
+
+    def __init__(self, pid: int, starter: WarmStarter) -> None:
+        self.pid, self.starter, self.returncode = pid, starter, None
+        self.args = [f"warm:{pid}"]
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self.starter.exited(self.pid).wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        self.returncode = self.starter.exit_code(self.pid)
+        return self.returncode
+
+
+class WarmStarter:
+    """The executor's handle on one starter process."""
+
+    def __init__(self, log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "workflows.warm_start"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                start_new_session=True,
+            )
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.forked: dict[int, Any] = {}
+        self.events: dict[int, threading.Event] = {}
+        self.codes: dict[int, int] = {}
+        self.gone = False
+        self.ready = threading.Event()  # set once every library is imported; until then, exec
+        self.reader = threading.Thread(target=self._read, name="warm-start-reader", daemon=True)
+        self.reader.start()
+
+    def _event(self, pid: int) -> threading.Event:
+        with self.lock:
+            return self.events.setdefault(pid, threading.Event())
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            message = json.loads(line)
+            if "ready" in message:
+                self.ready.set()
+            elif "id" in message:
+                self.forked[message["id"]].put(message["pid"])
+            else:
+                self.codes[message["pid"]] = message["code"]
+                self._event(message["pid"]).set()
+        with self.lock:
+            self.gone = True
+            events = list(self.events.values())
+            waiting = list(self.forked.values())
+        for event in events:
+            event.set()
+        for reply in waiting:
+            reply.put(None)
+
+    def start(self, command: list[str], env: dict[str, str], cwd: str | None, log: Path) -> WarmProcess:
+        """Fork ``python -m steps.<name> args`` from the starter; raises OSError if it cannot."""
+        import queue
+
+        request_id = next(self.ids)
+        reply: queue.Queue = queue.Queue()
+        request = {"id": request_id, "module": command[2], "argv": command[3:], "env": env, "cwd": cwd,
+                   "log": str(log)}  # fmt: skip
+        with self.lock:
+            if self.gone:
+                raise OSError("the warm starter has ended")
+            self.forked[request_id] = reply
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        pid = reply.get()
+        with self.lock:
+            del self.forked[request_id]
+        if pid is None:
+            raise OSError("the warm starter ended before starting the step")
+        return WarmProcess(pid, self)
+
+    def exited(self, pid: int) -> threading.Event:
+        return self._event(pid)
+
+    def exit_code(self, pid: int) -> int:
+        if pid not in self.codes:
+            raise StarterGone(f"the warm starter ended while step process {pid} ran")
+        return self.codes[pid]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+if __name__ == "__main__":
+    serve()
