@@ -36,7 +36,7 @@ def executed(record: dict) -> list[tuple[str, list[str], float]]:
     nodes = [n for n in record["nodes"].values() if n["attempts"]]
     nodes.sort(key=lambda n: n["started_at"])
     if record.get("exit_handler"):
-        nodes.append(record["exit_handler"])
+        nodes.append({**record["exit_handler"], "name": "onExit"})  # its node name holds the run's
     return [
         (n["name"], n["attempts"][-1]["command"], n["attempts"][-1]["duration_seconds"], n["outputs"])
         for n in nodes

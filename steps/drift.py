@@ -8,7 +8,7 @@ references, K-S / chi-square on small ones), on every row; the data drifted when
 share reaches ``--drift-share``. The label (target drift) and the champion's predictions
 (prediction drift) are compared too when the current data has them. Writes
 ``drift/columns.json`` and Evidently's ``drift/report.html`` (drawn from a sample of at most
-50,000 rows a side), logs both and the metrics to MLflow, and outputs ``drifted``,
+20,000 rows a side), logs both and the metrics to MLflow, and outputs ``drifted``,
 ``drift-share`` and the top columns.
 """
 
@@ -30,7 +30,7 @@ from steps.load_current import window
 PREDICTION = "prediction"
 TOP_COLUMNS = 5
 # The HTML report is drawn from at most this many rows a side; the verdicts use every row.
-REPORT_ROWS = 50_000
+REPORT_ROWS = 20_000
 
 
 class DriftParams(StepParams):
@@ -95,6 +95,7 @@ def drift(params: DriftParams, settings) -> DriftResult:
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 
+    from steps.model import probabilities
     from steps.tracking import as_metrics, as_tags, connect, experiment_id, tracking_errors
 
     name = params.model_name or settings.model_name
@@ -130,8 +131,8 @@ def drift(params: DriftParams, settings) -> DriftResult:
     target = settings.target_column
     columns = list(features) + ([target] if target in current.columns and target in reference.columns else [])
     reference, current = _sample(reference, params)[columns].copy(), _sample(current, params)[columns].copy()
-    reference[PREDICTION] = model.predict(reference[features])
-    current[PREDICTION] = model.predict(current[features])
+    reference[PREDICTION] = probabilities(model, reference)
+    current[PREDICTION] = probabilities(model, current)
     log(
         "drift",
         f"reference {len(reference):,} rows (version {champion.version}'s data), current {len(current):,} rows",

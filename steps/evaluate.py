@@ -79,9 +79,9 @@ def decide(auc: float, champion_auc: float | None, params: EvaluateParams, same_
 
 def predict(model, frame) -> np.ndarray:
     """Probabilities from the model's own input columns (the rest of the row is not its business)."""
-    schema = model.metadata.get_input_schema()
-    columns = schema.input_names() if schema is not None else list(frame.columns)
-    return np.asarray(model.predict(frame[columns]), dtype=float)
+    from steps.model import probabilities
+
+    return probabilities(model, frame)
 
 
 def find_champion(client, name: str) -> Any | None:
