@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -80,11 +79,6 @@ def mlops(*args: str) -> list[str]:
     return [sys.executable, "-m", "workflows.cli", *args]
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def step_usage(run_dir: str | Path, task: str) -> dict:
     """The wall time and peak memory a step recorded for itself (``<run>/<task>/usage.json``)."""
     return json.loads(Path(run_dir, task, "usage.json").read_text())
@@ -108,7 +102,3 @@ def report(outcome: Outcome) -> None:
     verdict = {True: "meets", False: "MISSES", None: "(no target checked)"}[outcome.met]
     print(f"  target {outcome.target}: {verdict}")
     print("BENCH " + json.dumps(asdict(outcome)), flush=True)
-
-
-def ratio_text(value: float) -> str:
-    return f"{value:.2f}"

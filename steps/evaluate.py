@@ -77,13 +77,6 @@ def decide(auc: float, champion_auc: float | None, params: EvaluateParams, same_
     return "reject", f"test AUC {auc:.4f} < champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}"
 
 
-def predict(model, frame) -> np.ndarray:
-    """Probabilities from the model's own input columns (the rest of the row is not its business)."""
-    from steps.model import probabilities
-
-    return probabilities(model, frame)
-
-
 def find_champion(client, name: str) -> Any | None:
     from mlflow.exceptions import MlflowException
 
@@ -122,6 +115,7 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     """Score new model and champion on the test split; decide promote or reject, with the reason."""
     import mlflow.pyfunc
 
+    from steps.model import probabilities
     from steps.tracking import as_metrics, as_tags, connect, tracking_errors
 
     trained = earlier_result(params.run_dir, "train") if not (params.run_id and params.model_uri) else {}
@@ -137,13 +131,15 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     with tracking_errors("loading the models"):
         client = connect(settings)
         model = mlflow.pyfunc.load_model(model_uri)
-        threshold = best_f1_threshold(validation[target].to_numpy().astype(int), predict(model, validation))
-        curves = {"new": predict(model, test)}
+        threshold = best_f1_threshold(
+            validation[target].to_numpy().astype(int), probabilities(model, validation)
+        )
+        curves = {"new": probabilities(model, test)}
         champion = find_champion(client, name)
         champion_metrics = None
         if champion is not None:
             champion_model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
-            curves["champion"] = predict(champion_model, test)
+            curves["champion"] = probabilities(champion_model, test)
             champion_metrics = score(labels, curves["champion"], threshold)
     if len(np.unique(labels)) < 2:
         raise BadInput(f"column '{target}': the test split has one class; AUC is undefined")

@@ -43,7 +43,7 @@ import yaml
 from steps.contract import NOT_RETRIED, BadInput
 from workflows.expressions import ExpressionError, evaluate
 from workflows.lint import REFERENCE, task_dependencies
-from workflows.warm_start import StarterGone, is_step
+from workflows.warm_start import StarterGone, WarmProcess, WarmStarter, is_step
 
 DONE = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
 FAILED = {"Failed", "Error"}
@@ -359,8 +359,6 @@ class LocalRun:
         if not self.warm_start:
             yield
             return
-        from workflows.warm_start import WarmStarter
-
         self.starter = WarmStarter(self.run_dir / "logs" / "warm-start.log")
         try:
             yield
@@ -617,7 +615,7 @@ class LocalRun:
         with log_path.open("wb") as log:
             try:
                 process = self.launch(command, log, env, container.get("workingDir") or None)
-                attempt.warm = not isinstance(process, subprocess.Popen)
+                attempt.warm = isinstance(process, WarmProcess)
             except OSError as exc:
                 return self._ended(attempt, "Error", None, f"could not start {command[:1]}: {exc}")
             attempt.pid = process.pid

@@ -22,6 +22,7 @@ import importlib
 import itertools
 import json
 import os
+import queue
 import selectors
 import signal
 import subprocess
@@ -229,8 +230,6 @@ class WarmStarter:
 
     def start(self, command: list[str], env: dict[str, str], cwd: str | None, log: Path) -> WarmProcess:
         """Fork ``python -m steps.<name> args`` from the starter; raises OSError if it cannot."""
-        import queue
-
         request_id = next(self.ids)
         reply: queue.Queue = queue.Queue()
         request = {"id": request_id, "module": command[2], "argv": command[3:], "env": env, "cwd": cwd,
