@@ -27,6 +27,8 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from steps.stopping import Stopped, deferred, on_sigterm_ignore, on_sigterm_raise
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 65
 EXIT_TRANSIENT = 75
@@ -204,8 +206,11 @@ def write_outputs(result: StepResult, outputs_dir: Path) -> None:
         text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
         target = outputs_dir / name.replace("_", "-")
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(target)
+        try:
+            tmp.write_text(text)
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def run_step(
@@ -214,27 +219,35 @@ def run_step(
     fn: Callable[[P, Any], R],
     argv: list[str] | None = None,
 ) -> None:
-    """Entry point of ``python -m steps.<name>``: parse, run, write outputs, exit with the contract's code."""
-    from workflows.settings import load_settings
+    """Entry point of ``python -m steps.<name>``: parse, run, write outputs, exit with the contract's code.
 
+    From its first line to its last, SIGTERM ends the step with exit 75 and one line naming where
+    it stopped (``steps.stopping``); what it wrote is whole or absent, and a retry does the work once."""
+    on_sigterm_raise(name)
     started, start_rss = time.perf_counter(), resident_mib()
     try:
+        from workflows.settings import load_settings
+
         settings = load_settings()
         params = parse_params(params_type, sys.argv[1:] if argv is None else argv, f"steps.{name}")
         result = fn(params, settings)
-        write_outputs(result, Path(os.environ.get("MLOPS_OUTPUTS_DIR", "/tmp/outputs")))
-        from steps.storage import join, write_json
+        with deferred("writing the results"):
+            write_outputs(result, Path(os.environ.get("MLOPS_OUTPUTS_DIR", "/tmp/outputs")))
+            from steps.storage import join, write_json
 
-        folder = step_folder(params.run_dir, name)
-        write_json(join(folder, "result.json"), result.model_dump(mode="json"))
-        write_json(join(folder, "usage.json"), usage(started, start_rss))
-    except StepError as exc:
+            folder = step_folder(params.run_dir, name)
+            write_json(join(folder, "result.json"), result.model_dump(mode="json"))
+            write_json(join(folder, "usage.json"), usage(started, start_rss))
+            print(result.model_dump_json(), flush=True)
+        on_sigterm_ignore()  # everything is written and reported: a stop now changes nothing
+    except (StepError, Stopped) as exc:
+        on_sigterm_ignore()
         print(f"{name}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception:  # an unexpected failure is a bug: keep the traceback for whoever fixes it
+        on_sigterm_ignore()
         traceback.print_exc()
         sys.exit(1)
-    print(result.model_dump_json(), flush=True)
     sys.exit(EXIT_OK)

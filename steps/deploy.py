@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import Field
@@ -31,6 +33,7 @@ from steps.contract import (
     run_step,
 )
 from steps.gitops import Repo, ensure_local_remote
+from steps.stopping import deferred
 
 CHAMPION = "champion"
 
@@ -90,8 +93,9 @@ class Deployment:
             )
             path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        self.commits.append(self.repo.commit(message, self.relative))
-        self.repo.push()
+        with deferred("pushing the deploy commit"):  # a commit we made is pushed and remembered, or neither
+            self.commits.append(self.repo.commit(message, self.relative))
+            self.repo.push()
 
     def sync(self) -> bool:
         if self.argocd is None:
@@ -108,6 +112,10 @@ class Deployment:
 
     def roll_back(self, client, reason: str) -> None:
         """Revert our commits (pushed) and put the previous champion back in the registry."""
+        with deferred("rolling back"):  # Git and the registry are put back together, never one alone
+            self._roll_back(client, reason)
+
+    def _roll_back(self, client, reason: str) -> None:
         for commit in reversed(self.commits):
             self.repo.revert(commit, f"Roll back {self.name} version {self.version}: {reason}"[:200])
         if self.commits:
@@ -125,6 +133,21 @@ class Deployment:
                 self.argocd.sync(self.settings.argocd_app)
             except StepError as exc:
                 log("deploy", f"could not request the sync of the rollback: {exc}")
+
+
+@contextmanager
+def undone_on_failure(deployment: Deployment, client) -> Iterator[None]:
+    """A failure inside rolls the deployment back (Git and registry) and ends the step with exit 70."""
+    from steps.tracking import tracking_errors
+
+    try:
+        yield
+    except (StepError, OSError) as exc:
+        with tracking_errors("rolling back the registry"):
+            deployment.roll_back(client, str(exc))
+        raise RolledBack(
+            f"deploy of {deployment.name} version {deployment.version} failed and was rolled back: {exc}"
+        ) from None
 
 
 def deploy(params: DeployParams, settings) -> DeployResult:
@@ -157,13 +180,20 @@ def deploy(params: DeployParams, settings) -> DeployResult:
             if (current.storage_uri, current.version, current.canary_percent) == (storage_uri, version, None):
                 log(
                     "deploy",
-                    f"{name} version {version} is already what {deployment.relative} serves: nothing to do",
+                    f"{name} version {version} is already what {deployment.relative} serves: nothing to commit",
                 )
+                # A retry after a stop during the sync: judge the sync now, as the first attempt would have.
+                deployed = repo.last_commit_touching(deployment.relative, f"Deploy {name} version {version}")
+                deployment.commits = [deployed] if deployed else []
+                synced = False
+                if deployment.argocd is not None:
+                    with undone_on_failure(deployment, client):
+                        synced = deployment.sync()
                 return DeployResult(
-                    model_name=name, version=version, commit=repo.head(), changed=False, synced=False
+                    model_name=name, version=version, commit=repo.head(), changed=False, synced=synced
                 )
         message = f"Deploy {name} version {version} (run {run_name}, data {fingerprint or 'unknown'})"
-        try:
+        with undone_on_failure(deployment, client):
             if params.canary_percent:
                 deployment.write(
                     storage_uri, params.canary_percent, f"{message}: canary {params.canary_percent}%"
@@ -172,12 +202,6 @@ def deploy(params: DeployParams, settings) -> DeployResult:
                 log("deploy", f"canary at {params.canary_percent}% is healthy; promoting to all traffic")
             deployment.write(storage_uri, None, message)
             synced = deployment.sync()
-        except (StepError, OSError) as exc:
-            with tracking_errors("rolling back the registry"):
-                deployment.roll_back(client, str(exc))
-            raise RolledBack(
-                f"deploy of {name} version {version} failed and was rolled back: {exc}"
-            ) from None
         log("deploy", f"{message}: commit {deployment.commits[-1][:12]}")
         return DeployResult(
             model_name=name, version=version, commit=deployment.commits[-1], changed=True, synced=synced

@@ -6,7 +6,9 @@ autocast; on the CPU runs are reproducible for a seed. After every epoch a check
 optimizer, RNG states, early-stopping state) is written to ``train/checkpoint.pt`` in the run
 folder; a retried step resumes from it and ends with the same weights as an uninterrupted run,
 in the same MLflow run. SIGTERM (a spot reclaim's grace period) stops at the next batch boundary
-after saving. The best epoch's network is logged with the fitted preprocessor as one pyfunc.
+after saving; elsewhere it stops the step as the contract says (``steps.stopping``), never in the
+middle of creating the MLflow run or logging the model, so a retry adds neither twice. The best
+epoch's network is logged with the fitted preprocessor as one pyfunc.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ from steps.contract import (
     step_folder,
 )
 from steps.features import load_arrays
+from steps.stopping import deferred, stop_requested
 
 CHECKPOINT = "checkpoint.pt"
 MLFLOW_RUN = "mlflow-run.json"
@@ -126,7 +128,6 @@ class Trainer:
         self.stale_epochs = 0
         self.history: list[dict[str, float]] = []
         self.finished = False
-        self.stop_requested = False
         self.train_seconds = 0.0
 
     def state(self) -> dict[str, Any]:
@@ -172,7 +173,7 @@ class Trainer:
         use_bf16 = self.device.type == "cuda"
         total = torch.zeros((), device=self.device)
         for start in range(0, len(order), self.params.batch_size):
-            if self.stop_requested:
+            if stop_requested():
                 return None
             index = order[start : start + self.params.batch_size]
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
@@ -255,8 +256,9 @@ def mlflow_run_id(
                 "train",
                 f"MLflow run {run_id} of this run folder is not on this tracking server; starting a new run",
             )
-    run = client.create_run(experiment, tags={"mlops.step": "train", **lineage})
-    storage.write_json(marker, {"run_id": run.info.run_id})
+    with deferred("creating the MLflow run"):  # a run without its marker would be duplicated by the retry
+        run = client.create_run(experiment, tags={"mlops.step": "train", **lineage})
+        storage.write_json(marker, {"run_id": run.info.run_id})
     client.log_batch(run.info.run_id, params=as_params(params.hyperparameters()))
     return run.info.run_id
 
@@ -351,14 +353,16 @@ def train(params: TrainParams, settings) -> TrainResult:
     with tracking_errors("starting the training run"):
         client = connect(settings)
         experiment = experiment_id(client, params.experiment or settings.experiment, settings)
-        run_id = mlflow_run_id(folder, client, experiment, params, lineage, fresh=saved is None)
+        # A checkpoint of other parameters starts a new MLflow run; no checkpoint yet (an attempt
+        # stopped before its first epoch) keeps the run that attempt created.
+        stale = saved is None and storage.exists(checkpoint_uri)
+        run_id = mlflow_run_id(folder, client, experiment, params, lineage, fresh=stale)
 
     if trainer.history:  # the last checkpointed epoch may have died before its metrics reached MLflow
         with tracking_errors("logging epoch metrics"):
             client.log_batch(run_id, metrics=as_metrics(trainer.history[-1], trainer.epoch))
-    previous = signal.signal(signal.SIGTERM, lambda *_: setattr(trainer, "stop_requested", True))
     log("train", f"{len(trainer.x):,} rows x {trainer.x.shape[1]} features on {device}, MLflow run {run_id}")
-    try:
+    with deferred("the epoch's checkpoint"):  # a SIGTERM ends the epoch early; the checkpoint is kept
         while not trainer.finished:
             metrics = trainer.run_epoch()
             if metrics is None:
@@ -374,11 +378,9 @@ def train(params: TrainParams, settings) -> TrainResult:
             )
             with tracking_errors("logging epoch metrics"):
                 client.log_batch(run_id, metrics=as_metrics(metrics, trainer.epoch))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
     samples_per_second = trainer.epoch * len(trainer.x) / max(trainer.train_seconds, 1e-9)
-    with tracking_errors("logging the model"):
+    with tracking_errors("logging the model"), deferred("logging the model"):
         model_uri = client.get_run(run_id).data.tags.get("mlops.model_uri") or log_model(
             client, run_id, trainer, params.run_dir
         )

@@ -1,14 +1,16 @@
-"""The drift WorkflowTemplate: load-current -> drift -> retrain (only when drifted), onExit notify.
+"""The drift WorkflowTemplate: load-current -> drift -> retrain-data -> retrain (the last two only
+when drifted), onExit notify.
 
-``retrain`` starts the training WorkflowTemplate the Argo way, with a resource template that
-creates a Workflow from ``workflowTemplateRef`` on the snapshot of the current data, and waits
-for it. The drift template reports a ``model_drift_share`` gauge and counts drift-started
-retrains as Prometheus metrics.
+``retrain-data`` assembles what the retrain learns from (``retrain-data``: the champion's training
+data plus the current window by default, the window alone, or a URI). ``retrain`` starts the
+training WorkflowTemplate the Argo way, with a resource template that creates a Workflow from
+``workflowTemplateRef`` on that data, and waits for it. The drift template reports a
+``model_drift_share`` gauge and counts drift-started retrains as Prometheus metrics.
 """
 
 from __future__ import annotations
 
-from hera.workflows import DAG, Counter, Gauge, Label, Parameter, Resource, WorkflowTemplate
+from hera.workflows import DAG, Counter, Gauge, Label, Parameter, Resource, RetryStrategy, WorkflowTemplate
 from hera.workflows import models as m
 
 from workflows import yaml_io
@@ -33,7 +35,17 @@ STEPS = {
         memory="4Gi",
         memory_limit="8Gi",
     ),
+    "retrain-data": StepSpec(
+        "retrain-data",
+        inputs=("current-uri", "retrain-data", "model-name", "champion-version"),
+        outputs=("uri", "rows"),
+        memory="4Gi",
+        memory_limit="8Gi",
+    ),
 }
+# What Argo's resource pod says when the created Workflow met the failure condition (argoexec exits 64
+# with "failure condition '<requirement>' evaluated true"): the child ran and failed.
+CHILD_FAILED = "failure condition"
 
 
 def parameters(settings: Settings) -> dict[str, str]:
@@ -42,6 +54,8 @@ def parameters(settings: Settings) -> dict[str, str]:
         "since": "",
         "until": "",
         "drift-share": "0.5",
+        # reference+current: the champion's training data plus the window; current: the window alone; or a URI.
+        "retrain-data": "reference+current",
         "model-name": settings.model_name,
         "storage-root": settings.storage_root,
     }
@@ -64,6 +78,15 @@ def retrain_manifest() -> str:
         },
     }
     return yaml_io.dump(workflow)
+
+
+def retrain_retry() -> RetryStrategy:
+    """Retry what happened to the retrain node itself (its pod lost before the child's verdict), never a
+    child that ran and failed: its steps already retried what a retry can change, and what is left (a
+    refusal of its data, 65/77/78, a rollback, a bug) would fail the same way again."""
+    retry = retry_strategy(StepSpec("retrain", retries=1))
+    retry.expression = f"{retry.expression} && !(lastRetry.message matches '{CHILD_FAILED}')"
+    return retry
 
 
 def drift_template(settings: Settings) -> WorkflowTemplate:
@@ -91,6 +114,7 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
                 )
             ],
         )
+        assemble = step_template(STEPS["retrain-data"], settings)
         retrain = Resource(
             name="retrain",
             action="create",
@@ -100,7 +124,7 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
             set_owner_reference=True,
             inputs=[Parameter(name=name) for name in ("data-uri", "model-name", "storage-root")],
             outputs=[Parameter(name="workflow-name", value_from=m.ValueFrom(json_path="{.metadata.name}"))],
-            retry_strategy=retry_strategy(StepSpec("retrain", retries=1)),
+            retry_strategy=retrain_retry(),
             metrics=[
                 Counter(name="drift_retrains", help="Retrains started by drift", labels=[model], value="1")
             ],
@@ -123,14 +147,26 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
                     "drift-share": "{{workflow.parameters.drift-share}}",
                 },
             )
+            drifted = "{{tasks.drift.outputs.parameters.drifted}} == true"
+            assembled = assemble(
+                name="retrain-data",
+                arguments={
+                    "run-dir": run_dir,
+                    "current-uri": "{{tasks.load-current.outputs.parameters.uri}}",
+                    "retrain-data": "{{workflow.parameters.retrain-data}}",
+                    "model-name": "{{workflow.parameters.model-name}}",
+                    "champion-version": "{{tasks.drift.outputs.parameters.champion-version}}",
+                },
+                when=drifted,
+            )
             retrained = retrain(
                 name="retrain",
                 arguments={
-                    "data-uri": "{{tasks.load-current.outputs.parameters.uri}}",
+                    "data-uri": "{{tasks.retrain-data.outputs.parameters.uri}}",
                     "model-name": "{{workflow.parameters.model-name}}",
                     "storage-root": "{{workflow.parameters.storage-root}}",
                 },
-                when="{{tasks.drift.outputs.parameters.drifted}} == true",
+                when=drifted,
             )
-            loaded >> checked >> retrained
+            loaded >> checked >> assembled >> retrained
     return template

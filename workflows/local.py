@@ -67,6 +67,9 @@ SUPPORTED = {
     "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
 }  # fmt: skip
 CONDITION = re.compile(r"^\s*status\.phase\s*(==|=|!=|in|notin)\s*\(?([\w ,]+?)\)?\s*$")
+# Argo's resource pod exits 64 when the resource meets its failureCondition (argoexec's main), with the
+# message "failure condition '<requirement>' evaluated true" (executor/resource.go): retry expressions see both.
+RESOURCE_FAILED_EXIT = 64
 
 
 class Unsupported(BadInput):
@@ -140,6 +143,15 @@ def check_child_workflow(resource: dict[str, Any], path: str) -> None:
             raise Unsupported(
                 f"{path}.{key}: only conditions on status.phase are supported (got {resource[key]!r})"
             )
+
+
+def condition_text(condition: str) -> str:
+    """The condition as Argo's messages print it: a Kubernetes label requirement, values sorted."""
+    operator, values = CONDITION.match(condition).groups()
+    listed = sorted(value.strip() for value in values.split(","))
+    if operator in ("in", "notin"):
+        return f"status.phase {operator} ({','.join(listed)})"
+    return f"status.phase{operator}{','.join(listed)}"
 
 
 def condition_holds(condition: str, phase: str) -> bool:
@@ -370,9 +382,19 @@ class LocalRun:
         """Start a step's process: forked by the warm starter when it is one of our steps, else exec'd."""
         if self.starter is not None and not self.starter.gone and is_step(command):
             return self.starter.start(command, env, cwd, Path(log.name))
-        return subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
-        )
+        if not is_step(command):
+            return subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+            )
+        # A step starts with SIGTERM held (the mask survives exec) until steps/__init__ installs the
+        # contract's handler: a stop during interpreter start-up still exits 75, not -15.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            return subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+            )
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def schedule(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
         running: dict[Future, str] = {}
@@ -712,8 +734,13 @@ class LocalRun:
                 "{.status.phase}": record.phase,
             }.get(path, "")
         if "failureCondition" in resource and condition_holds(resource["failureCondition"], record.phase):
+            # As Argo's resource pod reports it; it saves no outputs then. The child is in node.children.
+            condition = condition_text(resource["failureCondition"])
             return self._ended(
-                attempt, "Failed", None, f"child workflow {record.name} {record.phase}", outputs
+                attempt,
+                "Failed",
+                RESOURCE_FAILED_EXIT,
+                f"Error (exit code {RESOURCE_FAILED_EXIT}): failure condition '{condition}' evaluated true",
             )
         if "successCondition" in resource and not condition_holds(resource["successCondition"], record.phase):
             return self._ended(

@@ -72,7 +72,7 @@ def _run_step(request: dict[str, Any]) -> None:
     """In the forked child: become the step's process, run the module as __main__, exit with its code."""
     os.setsid()
     signal.set_wakeup_fd(-1)
-    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+    for number in (signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -91,6 +91,14 @@ def _run_step(request: dict[str, Any]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         sys.argv = [request["module"], *request["argv"]]
+        # As `python -m <module>` would (steps/__init__ guards a step); unblocks the SIGTERM held since the fork.
+        if request["module"].startswith(STEP_MODULE_PREFIX):
+            from steps.stopping import on_sigterm_exit
+
+            on_sigterm_exit(request["module"])
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         import runpy
 
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
@@ -145,9 +153,12 @@ def serve() -> None:
             if not line:  # the executor is gone: so is the starter (running steps go on, as Popen's would)
                 return
             request = json.loads(line)
+            # Held from before the fork until the child's own handler is in place: no SIGTERM is lost.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
             pid = os.fork()
             if pid == 0:
                 _run_step(request)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
             say({"id": request["id"], "pid": pid})
         reap()
         if pending:

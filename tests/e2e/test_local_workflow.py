@@ -181,7 +181,7 @@ def test_drift_workflow_retrains_only_when_the_data_drifted(local, incoming):
         (Path(local["MLOPS_STORAGE_ROOT"]) / "runs" / retrain["children"][0] / "run.json").read_text()
     )
     assert child["phase"] == "Succeeded" and child["template"] == "training"
-    assert child["parameters"]["data-uri"].endswith("load-current/current.parquet")
+    assert child["parameters"]["data-uri"].endswith("retrain-data/retrain.parquet")
     assert versions(local) == 2
     html = (Path(run["run_dir"]) / "drift" / "report.html").read_text()
     assert "amount" in html
