@@ -2,7 +2,8 @@
 
 Reference: the champion's training data, found through the lineage tags ``register`` set
 (data URI, fingerprint: a changed dataset is reported). Current: the data under
-``--current-uri``, optionally a window over ``event_time``. Each column gets Evidently's
+``--current-uri``, optionally a window over ``event_time``; current data of another shape than the
+champion's inputs is refused (exit 65) in the sentence ``evaluate`` uses. Each column gets Evidently's
 data drift test, chosen as its preset chooses (normed Wasserstein / Jensen-Shannon on large
 references, K-S / chi-square on small ones), on every row; the data drifted when the drifted
 share reaches ``--drift-share``. The label (target drift) and the champion's predictions
@@ -26,6 +27,7 @@ from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run
 from steps.drift_columns import column_verdicts
 from steps.ingest import fingerprint, read_dataset
 from steps.load_current import window
+from steps.schema import compare_columns, input_columns
 
 PREDICTION = "prediction"
 TOP_COLUMNS = 5
@@ -90,6 +92,25 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, params: DriftPa
     return Report([preset]).run(current_data=sample(current), reference_data=sample(reference))
 
 
+def check_columns(name: str, version, params: DriftParams, features, current, reference) -> None:
+    """Refuse current data the champion cannot score: data of other columns than its training data
+    in the sentence every step uses (``steps.schema``), one dropped column by its name."""
+    columns = compare_columns(
+        name,
+        version,
+        features,
+        current.columns,
+        alias=params.alias,
+        ignore=[*reference.columns, "event_time"],
+    )
+    if columns.other_columns:
+        raise BadInput(f"{columns.message()} (current data at {params.current_uri})")
+    if columns.missing:
+        raise BadInput(
+            f"column '{columns.missing[0]}': missing from the current data at {params.current_uri}"
+        )
+
+
 def drift(params: DriftParams, settings) -> DriftResult:
     """Evidently's drift verdict for the current data against the champion's training data."""
     import mlflow.pyfunc
@@ -107,8 +128,11 @@ def drift(params: DriftParams, settings) -> DriftResult:
             raise BadInput(
                 f"model {name!r} has no {params.alias}: train and promote a model before checking drift"
             ) from None
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
-    features = model.metadata.get_input_schema().input_names()
+        features = input_columns(f"models:/{name}/{champion.version}")
+    if features is None:
+        raise BadInput(f"{name} version {champion.version} has no signature: its input columns are unknown")
+    current, _ = read_dataset(params.current_uri, keep_text={"event_time"})
+    current = window(current, params.current_uri, params.since or "", params.until or "")
     reference_uri = champion.tags.get("mlops.data_uri")
     if not reference_uri:
         raise BadInput(
@@ -122,13 +146,11 @@ def drift(params: DriftParams, settings) -> DriftResult:
             "drift",
             f"note: {reference_uri} changed since version {champion.version} was trained (fingerprint differs)",
         )
-    current, _ = read_dataset(params.current_uri, keep_text={"event_time"})
-    current = window(current, params.current_uri, params.since or "", params.until or "")
-    missing = [c for c in features if c not in current.columns]
-    if missing:
-        raise BadInput(f"column '{missing[0]}': missing from the current data at {params.current_uri}")
-
     target = settings.target_column
+    check_columns(name, champion.version, params, features, current, reference)
+    with tracking_errors("loading the champion"):
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
+
     columns = list(features) + ([target] if target in current.columns and target in reference.columns else [])
     reference, current = _sample(reference, params)[columns].copy(), _sample(current, params)[columns].copy()
     reference[PREDICTION] = probabilities(model, reference)

@@ -5,6 +5,11 @@ comparison covers preprocessing too. Metrics: ROC AUC, PR AUC, log loss, and F1 
 that maximises F1 on the validation split. The decision is ``promote`` when the new AUC reaches
 ``--min-auc`` and beats the champion's by ``--min-delta`` (or there is no champion), else
 ``reject``, with the reason. ROC and PR curves and the confusion matrix go to the MLflow run.
+
+A champion trained on other columns (another dataset under the same model name) cannot score the
+test split: its signature is compared with the split first, and the decision is ``reject``, naming
+the missing and extra columns, unless ``--replace-incompatible-champion`` lets the new model
+replace it on ``--min-auc`` alone (the comparison is then in the result, for ``register`` to record).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pydantic import Field
 
 from steps import storage
 from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step, step_folder
+from steps.schema import ColumnComparison
 
 CHAMPION = "champion"
 
@@ -29,6 +35,10 @@ class EvaluateParams(StepParams):
     model_name: str | None = Field(None, description="registered model; default MLOPS_MODEL_NAME")
     min_auc: float = Field(0.7, ge=0, le=1, description="lowest test ROC AUC a model may be promoted with")
     min_delta: float = Field(0.0, ge=-1, le=1, description="AUC gain over the champion needed to promote")
+    replace_incompatible_champion: bool = Field(
+        False,
+        description="a champion trained on other columns is replaced when the new model reaches min-auc",
+    )
 
 
 class EvaluateResult(StepResult):
@@ -38,6 +48,8 @@ class EvaluateResult(StepResult):
     champion_version: str | None
     champion_auc: float | None
     metrics: dict[str, float]
+    # Set when the champion was trained on other columns than this test split's.
+    schema_change: ColumnComparison | None = None
 
 
 def score(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, float]:
@@ -61,9 +73,23 @@ def best_f1_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
 
 
-def decide(auc: float, champion_auc: float | None, params: EvaluateParams, same_run: bool) -> tuple[str, str]:
+def decide(
+    auc: float,
+    champion_auc: float | None,
+    params: EvaluateParams,
+    same_run: bool,
+    schema_change: ColumnComparison | None = None,
+) -> tuple[str, str]:
+    if schema_change is not None and not params.replace_incompatible_champion:
+        return "reject", schema_change.message()
     if auc < params.min_auc:
         return "reject", f"test AUC {auc:.4f} is below min-auc {params.min_auc:.4f}"
+    if schema_change is not None:
+        return (
+            "promote",
+            f"test AUC {auc:.4f} >= min-auc {params.min_auc:.4f}; {schema_change.sentence()};"
+            " replacing it (replace-incompatible-champion=true)",
+        )
     if champion_auc is None:
         return "promote", f"test AUC {auc:.4f} >= min-auc {params.min_auc:.4f} and there is no champion yet"
     if same_run:
@@ -86,6 +112,21 @@ def find_champion(client, name: str) -> Any | None:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
         raise
+
+
+def champion_columns(name: str, champion, test, model_uri: str) -> ColumnComparison:
+    """The champion's signature against the test split (missing: it cannot score the split without
+    them) and the new model's (extra: what the new model was trained on and the champion was not)."""
+    from steps.schema import compare_columns, input_columns
+
+    expected = input_columns(f"models:/{name}/{champion.version}")
+    return compare_columns(
+        name,
+        champion.version,
+        list(test.columns) if expected is None else expected,
+        test.columns,
+        offered=input_columns(model_uri) or [],
+    )
 
 
 def plots(labels: np.ndarray, curves: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
@@ -130,15 +171,21 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
 
     with tracking_errors("loading the models"):
         client = connect(settings)
+        champion = find_champion(client, name)
+        schema_change = None
+        if champion is not None:
+            columns = champion_columns(name, champion, test, model_uri)
+            if not columns.compatible:
+                schema_change = columns
+                log("evaluate", f"not scoring the champion: {columns.sentence()}")
         model = mlflow.pyfunc.load_model(model_uri)
         threshold = best_f1_threshold(
             validation[target].to_numpy().astype(int), probabilities(model, validation)
         )
         curves = {"new": probabilities(model, test)}
-        champion = find_champion(client, name)
         champion_metrics = None
-        if champion is not None:
-            champion_model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
+        if champion is not None and schema_change is None:
+            champion_model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
             curves["champion"] = probabilities(champion_model, test)
             champion_metrics = score(labels, curves["champion"], threshold)
     if len(np.unique(labels)) < 2:
@@ -146,7 +193,7 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     metrics = score(labels, curves["new"], threshold) | {"threshold": threshold}
     same_run = champion is not None and champion.run_id == run_id
     champion_auc = champion_metrics["roc_auc"] if champion_metrics else None
-    decision, reason = decide(metrics["roc_auc"], champion_auc, params, same_run)
+    decision, reason = decide(metrics["roc_auc"], champion_auc, params, same_run, schema_change)
 
     logged = {f"test_{k}": v for k, v in metrics.items()}
     if champion_metrics:
@@ -168,6 +215,7 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
         champion_version=str(champion.version) if champion is not None else None,
         champion_auc=round(champion_auc, 6) if champion_auc is not None else None,
         metrics={k: round(v, 6) for k, v in logged.items()},
+        schema_change=schema_change,
     )
 
 

@@ -2,9 +2,11 @@
 
 Every partition must have the same columns; text that should be numbers is converted, and a
 stray non-number in a numeric column is reported by file, column and row. Exact duplicate rows
-(replayed events) are dropped. The split is by ``event_time`` when the data has it (train on the
-past, test on the most recent), otherwise seeded random. Writes ``ingest/{train,validation,test}.parquet``
-and ``ingest/metadata.json`` to the run folder.
+(replayed events) are dropped. ``--split auto`` splits by the time column (``--time-column``,
+default ``event_time``) when the data has it (train on the past, test on the most recent),
+otherwise seeded random; ``time``, ``random`` and ``stratified`` (seeded, each split keeping the
+label's class shares) choose. Writes ``ingest/{train,validation,test}.parquet`` and
+``ingest/metadata.json`` to the run folder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -33,7 +36,12 @@ class IngestParams(StepParams):
 
     data_uri: str | None = Field(None, description="dataset location; default MLOPS_DATA_URI")
     target_column: str | None = Field(None, description="label column; default MLOPS_TARGET_COLUMN")
-    time_column: str = Field("event_time", description="split by this column when present")
+    time_column: str = Field("event_time", description="the rows' time: split by it when present")
+    split: Literal["auto", "time", "random", "stratified"] = Field(
+        "auto",
+        description="auto: by the time column when present, else random; stratified keeps the label's"
+        " class shares in every split",
+    )
     validation_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     seed: int = Field(42, ge=0)
@@ -159,18 +167,56 @@ def _parse_time(frame: pd.DataFrame, column: str) -> None:
     frame[column] = parsed
 
 
-def split(frame: pd.DataFrame, params: IngestParams, by_time: bool) -> dict[str, pd.DataFrame]:
-    """Train on the past and test on the most recent rows when time is known; else a seeded shuffle."""
-    if by_time:
-        order = np.argsort(frame[params.time_column].to_numpy(), kind="stable")
-    else:
-        order = np.random.default_rng(params.seed).permutation(len(frame))
+def split(frame: pd.DataFrame, params: IngestParams, how: str, target: str) -> dict[str, pd.DataFrame]:
+    """Train on the past and test on the most recent rows (``time``), a seeded shuffle (``random``),
+    or a seeded shuffle that keeps the label's class shares in every split (``stratified``)."""
     n = len(frame)
     n_test = round(n * params.test_fraction)
     n_val = round(n * params.validation_fraction)
     n_train = n - n_val - n_test
+    if how == "stratified":
+        return stratified(frame, target, params.seed, n_val, n_test)
+    if how == "time":
+        order = np.argsort(frame[params.time_column].to_numpy(), kind="stable")
+    else:
+        order = np.random.default_rng(params.seed).permutation(n)
     bounds = {"train": (0, n_train), "validation": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
     return {name: frame.iloc[order[a:b]].reset_index(drop=True) for name, (a, b) in bounds.items()}
+
+
+def stratified(
+    frame: pd.DataFrame, target: str, seed: int, n_val: int, n_test: int
+) -> dict[str, pd.DataFrame]:
+    """Seeded splits of the sizes ``split`` gives, each with the label's class shares; rows keep
+    their order within a split."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(frame))
+    labels = frame[target].to_numpy()
+    try:
+        rest, test = train_test_split(rows, test_size=n_test, stratify=labels, random_state=seed)
+        train, validation = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
+    except ValueError as exc:  # a class too small to be in every split, or a split too small for every class
+        counts = ", ".join(f"{k}: {v:,}" for k, v in pd.Series(labels).value_counts().sort_index().items())
+        raise BadInput(
+            f"parameter --split: stratified cannot put every class of '{target}' in {n_val:,} validation"
+            f" and {n_test:,} test rows (rows per class: {counts}); {str(exc).splitlines()[0][:120]}"
+        ) from None
+    parts = {"train": train, "validation": validation, "test": test}
+    return {name: frame.iloc[np.sort(part)].reset_index(drop=True) for name, part in parts.items()}
+
+
+def split_kind(params: IngestParams, columns: pd.Index) -> str:
+    """The split ``--split`` asks for, ``auto`` resolved; ``time`` needs the time column."""
+    has_time = params.time_column in columns
+    if params.split == "auto":
+        return "time" if has_time else "random"
+    if params.split == "time" and not has_time:
+        raise BadInput(
+            f"parameter --split: time needs column '{params.time_column}', which the data lacks;"
+            " name the time column with --time-column (-p time-column=...) or use --split random"
+        )
+    return params.split
 
 
 def ingest(params: IngestParams, settings) -> IngestResult:
@@ -184,8 +230,9 @@ def ingest(params: IngestParams, settings) -> IngestResult:
         raise BadInput(
             f"column '{target}': missing; the label column must be in the data (columns: {', '.join(map(str, frame.columns))})"
         )
-    by_time = params.time_column in frame.columns
-    if by_time:
+    how = split_kind(params, frame.columns)
+    has_time = params.time_column in frame.columns
+    if has_time:
         _parse_time(frame, params.time_column)
     rows_in = len(frame)
     frame = frame.drop_duplicates(ignore_index=True)
@@ -193,7 +240,7 @@ def ingest(params: IngestParams, settings) -> IngestResult:
     if unlabelled:
         log("ingest", f"dropped {unlabelled:,} rows without a '{target}' value")
         frame = frame[frame[target].notna()].reset_index(drop=True)
-    splits = split(frame, params, by_time)
+    splits = split(frame, params, how, target)
     out = step_folder(params.run_dir, "ingest")
     for name, part in splits.items():
         storage.write_table(part, storage.join(out, f"{name}.parquet"))
@@ -202,13 +249,13 @@ def ingest(params: IngestParams, settings) -> IngestResult:
         rows_out=len(frame),
         duplicates_dropped=rows_in - unlabelled - len(frame),
         fingerprint=fingerprint(frame),
-        split="time" if by_time else "random",
+        split=how,
         data_uri=data_uri,
     )
     metadata = result.model_dump() | {
         "files": files,
         "target_column": target,
-        "time_column": params.time_column if by_time else None,
+        "time_column": params.time_column if has_time else None,
         "rows_unlabelled": unlabelled,
         "split_rows": {name: len(part) for name, part in splits.items()},
         "columns": {str(c): str(t) for c, t in frame.dtypes.items()},

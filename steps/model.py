@@ -6,6 +6,9 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
+from steps.contract import BadInput
+from steps.schema import listed
+
 
 class TabularClassifier(mlflow.pyfunc.PythonModel):
     """Takes the raw feature columns (a DataFrame), returns the probability of the positive class."""
@@ -39,6 +42,9 @@ def probabilities(model: mlflow.pyfunc.PyFuncModel, frame: pd.DataFrame) -> np.n
     through MLflow's ``predict``."""
     schema = model.metadata.get_input_schema()
     columns = schema.input_names() if schema is not None else list(frame.columns)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:  # a caller that knows the model's name says this better (steps.schema); never a KeyError
+        raise BadInput(f"the model was trained on other columns: missing {listed(missing)}")
     try:
         inner = model.unwrap_python_model()
     except Exception:  # not a python_function model of ours: MLflow's flavors raise differently

@@ -2,7 +2,9 @@
 
 In the workflow it runs only ``when`` the evaluation decided ``promote``; run by hand after a
 ``reject`` it changes nothing and says why. The version it replaces is recorded on the new
-version (``mlops.previous_champion``) so a failed deploy can put the old champion back.
+version (``mlops.previous_champion``) so a failed deploy can put the old champion back. When
+the champion it replaces was trained on other columns (evaluate's
+``--replace-incompatible-champion``), it says so in the sentence every step uses.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import sys
 
 from pydantic import Field
 
-from steps.contract import StepParams, StepResult, earlier_result, log, run_step
+from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step
 from steps.evaluate import CHAMPION, find_champion
+from steps.schema import ColumnComparison, compare_columns, input_columns
+from steps.stopping import deferred
 
 
 class PromoteParams(StepParams):
@@ -27,6 +31,8 @@ class PromoteResult(StepResult):
     champion_version: str
     previous_champion: str | None
     promoted: bool
+    # Set when the champion replaced was trained on other columns than this version.
+    schema_change: ColumnComparison | None = None
 
 
 def promote_version(client, name: str, version: str) -> str | None:
@@ -35,10 +41,33 @@ def promote_version(client, name: str, version: str) -> str | None:
     previous = str(champion.version) if champion is not None else None
     if previous == str(version):
         return previous
-    if previous is not None:
-        client.set_model_version_tag(name, version, "mlops.previous_champion", previous)
-    client.set_registered_model_alias(name, CHAMPION, version)
+    with deferred("moving the champion alias"):  # the rollback record and the alias go together
+        if previous is not None:
+            client.set_model_version_tag(name, version, "mlops.previous_champion", previous)
+        client.set_registered_model_alias(name, CHAMPION, version)
     return previous
+
+
+def schema_change(client, name: str, version: str, run_dir: str) -> ColumnComparison | None:
+    """The champion's columns against this version's: as this run's evaluation found them, or, run
+    by hand without one, from the two versions' signatures. None when they agree or there is no
+    other champion."""
+    try:
+        evaluated = earlier_result(run_dir, "evaluate")
+    except BadInput:
+        evaluated = None
+    if evaluated is not None:
+        found = evaluated.get("schema_change")
+        return ColumnComparison.model_validate(found) if found else None
+    champion = find_champion(client, name)
+    if champion is None or str(champion.version) == str(version):
+        return None
+    expected = input_columns(f"models:/{name}/{champion.version}")
+    available = input_columns(f"models:/{name}/{version}")
+    if expected is None or available is None:
+        return None
+    columns = compare_columns(name, champion.version, expected, available)
+    return None if columns.compatible else columns
 
 
 def promote(params: PromoteParams, settings) -> PromoteResult:
@@ -61,10 +90,16 @@ def promote(params: PromoteParams, settings) -> PromoteResult:
             return PromoteResult(
                 model_name=name, champion_version=current, previous_champion=current or None, promoted=False
             )
+        changed = schema_change(client, name, version, params.run_dir)
         previous = promote_version(client, name, version)
-    log("promote", f"{name}@{CHAMPION} -> version {version} (was {previous or 'none'})")
+    replaced = f"; {changed.sentence()}" if changed is not None and previous != str(version) else ""
+    log("promote", f"{name}@{CHAMPION} -> version {version} (was {previous or 'none'}){replaced}")
     return PromoteResult(
-        model_name=name, champion_version=str(version), previous_champion=previous, promoted=True
+        model_name=name,
+        champion_version=str(version),
+        previous_champion=previous,
+        promoted=True,
+        schema_change=changed,
     )
 
 

@@ -3,7 +3,9 @@
 Every evaluated model becomes a version aliased ``challenger``, tagged with the evaluation's
 decision and reason; moving ``champion`` is the ``promote`` step's job (gated on the decision).
 Lineage tags say where the version came from: data fingerprint and URI, workflow name and uid,
-git commit and image. Running it again for the same MLflow run creates no second version.
+git commit and image. A version that replaces a champion trained on other columns (evaluate's
+``--replace-incompatible-champion``) is tagged ``mlops.schema_change`` with the columns that changed.
+Running it again for the same MLflow run creates no second version.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from steps.contract import StepParams, StepResult, earlier_result, log, run_step
+from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step
+from steps.schema import ColumnComparison
+from steps.stopping import deferred
 
 CHALLENGER = "challenger"
+SCHEMA_CHANGE_TAG = "mlops.schema_change"
 
 
 class RegisterParams(StepParams):
@@ -55,6 +60,14 @@ def existing_version(client, name: str, run_id: str):
     return min(found, key=lambda v: int(v.version)) if found else None
 
 
+def evaluation(run_dir: str) -> dict:
+    """This run's evaluation result, or nothing when evaluate did not run here (flags given by hand)."""
+    try:
+        return earlier_result(run_dir, "evaluate")
+    except BadInput:
+        return {}
+
+
 def register(params: RegisterParams, settings) -> RegisterResult:
     """Register (once) and alias the model challenger; returns its version."""
     import mlflow
@@ -65,8 +78,11 @@ def register(params: RegisterParams, settings) -> RegisterResult:
     trained = earlier_result(params.run_dir, "train") if not (params.run_id and params.model_uri) else {}
     run_id = params.run_id or trained["run_id"]
     model_uri = params.model_uri or trained["model_uri"]
-    decision = params.decision or earlier_result(params.run_dir, "evaluate")["decision"]
+    evaluated = evaluation(params.run_dir) if params.decision else earlier_result(params.run_dir, "evaluate")
+    decision = params.decision or evaluated["decision"]
     name = params.model_name or settings.model_name
+    changed = evaluated.get("schema_change")
+    schema_change = ColumnComparison.model_validate(changed) if changed and decision == "promote" else None
 
     with tracking_errors("registering the model"):
         client = connect(settings)
@@ -81,21 +97,28 @@ def register(params: RegisterParams, settings) -> RegisterResult:
             "mlops.decision": decision,
             "mlops.decision_reason": run_tags.get("mlops.decision_reason", ""),
         }
+        if schema_change is not None:
+            lineage[SCHEMA_CHANGE_TAG] = schema_change.sentence()
         try:
             client.create_registered_model(name, description="Registered by argo-mlops")
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        version = existing_version(client, name, run_id)
-        if version is None:
-            version = mlflow.register_model(model_uri, name, tags=lineage)
-            log("register", f"registered {name} version {version.version}")
-        else:
-            log(
-                "register",
-                f"{name} version {version.version} already holds run {run_id}; not registering again",
-            )
-        client.set_registered_model_alias(name, CHALLENGER, version.version)
+        with deferred("registering the version"):  # never a version without its alias
+            version = existing_version(client, name, run_id)
+            if version is None:
+                version = mlflow.register_model(model_uri, name, tags=lineage)
+                log("register", f"registered {name} version {version.version}")
+            else:
+                log(
+                    "register",
+                    f"{name} version {version.version} already holds run {run_id}; not registering again",
+                )
+                if schema_change is not None:  # a retry after a stop between registering and tagging
+                    client.set_model_version_tag(
+                        name, version.version, SCHEMA_CHANGE_TAG, lineage[SCHEMA_CHANGE_TAG]
+                    )
+            client.set_registered_model_alias(name, CHALLENGER, version.version)
     return RegisterResult(model_name=name, version=str(version.version), decision=decision)
 
 

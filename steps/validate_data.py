@@ -50,16 +50,48 @@ class Findings:
     """Problems found so far, each ``column 'x': rule r: detail``."""
 
     problems: list[str] = field(default_factory=list)
+    # What a user can change to get past the problems (a workflow parameter), said once at the end.
+    remedy: str = ""
 
     def add(self, column: str, rule: str, detail: str) -> None:
         self.problems.append(f"column '{column}': rule {rule}: {detail}")
+
+    def message(self) -> str:
+        """The first problem, how many more there are, and the remedy: one line."""
+        more = (
+            f" (and {len(self.problems) - 1} more in validate-data/report.json)"
+            if len(self.problems) > 1
+            else ""
+        )
+        return self.problems[0] + more + (f"; {self.remedy}" if self.remedy else "")
 
 
 def _first_row(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0]) + 1
 
 
-def check_target(splits: dict[str, pd.DataFrame], target: str, min_class_rows: int, found: Findings) -> None:
+def split_remedy(how: str | None, time_column: str | None) -> str:
+    """How to get both classes into every split, given how ingest split the rows."""
+    if how == "time":
+        return (
+            f"the split by '{time_column}' puts all rows of a class on one side (e.g. every normal row"
+            " before the first fault): use -p split=stratified (ingest --split stratified)"
+        )
+    if how == "random":
+        return "use -p split=stratified (ingest --split stratified) to keep both classes in every split"
+    if how == "stratified":
+        return "the rarer class has too few rows to appear in every split: add rows of it"
+    return ""
+
+
+def check_target(
+    splits: dict[str, pd.DataFrame],
+    target: str,
+    min_class_rows: int,
+    found: Findings,
+    how: str | None = None,
+    time_column: str | None = None,
+) -> None:
     values = pd.concat([s[target] for s in splits.values()], ignore_index=True)
     if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
         found.add(
@@ -76,12 +108,16 @@ def check_target(splits: dict[str, pd.DataFrame], target: str, min_class_rows: i
         if len(counts) < 2:
             only = int(counts.index[0]) if len(counts) else "none"
             found.add(target, "both-classes", f"the {name} split has only class {only}")
+            if len(counts):
+                found.remedy = found.remedy or split_remedy(how, time_column)
         elif name == "train" and counts.min() < min_class_rows:
             found.add(
                 target,
                 "both-classes",
                 f"train has {counts.min()} rows of class {counts.idxmin()}, need {min_class_rows}",
             )
+            if how != "stratified":
+                found.remedy = found.remedy or split_remedy(how, time_column)
 
 
 def infer_features(
@@ -154,7 +190,9 @@ def validate_data(params: ValidateDataParams, settings) -> ValidateDataResult:
         raise BadInput(f"column '{target}': rule present: the label column is not in the data")
     if len(frame) < params.min_rows:
         found.add(target, "min-rows", f"{len(frame):,} rows, need at least {params.min_rows:,}")
-    check_target(splits, target, params.min_class_rows, found)
+    check_target(
+        splits, target, params.min_class_rows, found, metadata.get("split"), metadata.get("time_column")
+    )
 
     requested = params.feature_columns or settings.feature_columns
     if requested:
@@ -175,15 +213,16 @@ def validate_data(params: ValidateDataParams, settings) -> ValidateDataResult:
         "categorical": [c for c, k in kinds.items() if k == "categorical"],
         "excluded": excluded,
     }
-    report = {"passed": not found.problems, "problems": found.problems, "schema": schema, "rows": len(frame)}
+    report = {
+        "passed": not found.problems,
+        "problems": found.problems,
+        "remedy": found.remedy,
+        "schema": schema,
+        "rows": len(frame),
+    }
     storage.write_json(storage.join(step_folder(params.run_dir, "validate_data"), "report.json"), report)
     if found.problems:
-        more = (
-            f" (and {len(found.problems) - 1} more in validate-data/report.json)"
-            if len(found.problems) > 1
-            else ""
-        )
-        raise BadInput(found.problems[0] + more)
+        raise BadInput(found.message())
     for column, why in excluded.items():
         log("validate-data", f"not a feature: '{column}' ({why})")
     log(

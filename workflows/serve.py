@@ -3,12 +3,13 @@
 ``GET /health`` names the model and version; ``POST /invocations`` takes raw columns (MLflow's
 ``dataframe_split`` or ``dataframe_records``, or KServe-style ``instances``) and returns
 ``{"predictions": [...]}``; a malformed body is a 400 and a missing column a 422, each naming
-what is wrong; ``GET /metrics`` is Prometheus text (predictions, latency histogram, errors).
+what is wrong (rows of another dataset in the sentence ``evaluate`` and ``drift`` use); ``GET /metrics`` is Prometheus text (predictions, latency histogram, errors).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from steps.schema import ColumnComparison, compare_columns
+
 ACCEPTED = "a JSON object with 'dataframe_split', 'dataframe_records' or 'instances'"
+# Rows of another dataset than the served model's: what the client can do.
+SERVE_REMEDY = "send rows with its columns, or serve another model (mlops serve --model NAME)"
 
 
 class BadRequest(ValueError):
@@ -25,8 +30,8 @@ class BadRequest(ValueError):
         self.status = status
 
 
-def to_frame(body: Any, columns: list[str]) -> pd.DataFrame:
-    """The request's rows as a DataFrame with the model's columns, or a BadRequest saying why not."""
+def to_frame(body: Any) -> pd.DataFrame:
+    """The request's rows as a DataFrame, or a BadRequest saying why not."""
     if isinstance(body, dict) and "dataframe_split" in body:
         split = body["dataframe_split"]
         if not isinstance(split, dict) or "columns" not in split or "data" not in split:
@@ -41,13 +46,24 @@ def to_frame(body: Any, columns: list[str]) -> pd.DataFrame:
         raise BadRequest(400, f"expected {ACCEPTED}")
     if frame.empty:
         raise BadRequest(400, "no rows to score")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise BadRequest(422, f"missing column '{missing[0]}' (the model needs: {', '.join(columns)})")
+    return frame
+
+
+def model_columns(frame: pd.DataFrame, columns: list[str], found: ColumnComparison) -> pd.DataFrame:
+    """The rows' columns the model takes; rows of another dataset are refused in the sentence every
+    step uses (``steps.schema``), a dropped column by its name."""
+    if found.other_columns:
+        raise BadRequest(422, found.message(SERVE_REMEDY))
+    if found.missing:
+        raise BadRequest(422, f"missing column '{found.missing[0]}' (the model needs: {', '.join(columns)})")
     return frame[columns]
 
 
-def create_app(model: Any, model_name: str, version: str, alias: str) -> FastAPI:
+def create_app(
+    model: Any, model_name: str, version: str, alias: str, ignore_columns: Iterable[str] = ()
+) -> FastAPI:
+    """The app serving ``model``; ``ignore_columns`` (the label, the time column) are never called
+    extra when rows of another shape are refused."""
     registry = CollectorRegistry()
     predictions = Counter("predictions", "Rows scored", ["model", "version"], registry=registry)
     errors = Counter(
@@ -58,6 +74,7 @@ def create_app(model: Any, model_name: str, version: str, alias: str) -> FastAPI
     )
     schema = model.metadata.get_input_schema()
     columns = schema.input_names() if schema is not None else []
+
     app = FastAPI(title=f"{model_name} v{version}")
 
     @app.get("/health")
@@ -72,7 +89,11 @@ def create_app(model: Any, model_name: str, version: str, alias: str) -> FastAPI
                 body = await request.json()
             except ValueError:
                 raise BadRequest(400, "the body is not valid JSON") from None
-            frame = to_frame(body, columns)
+            rows = to_frame(body)
+            found = compare_columns(
+                model_name, version, columns, rows.columns, alias=alias, ignore=ignore_columns
+            )
+            frame = model_columns(rows, columns, found)
             scores = model.predict(frame)
         except BadRequest as exc:
             errors.labels(model_name, version, "bad_request").inc()

@@ -14,7 +14,10 @@ RUN_DIR = "{{workflow.parameters.storage-root}}/runs/{{workflow.name}}"
 
 STEPS = {
     "ingest": StepSpec(
-        "ingest", inputs=("data-uri", "seed"), outputs=("rows-out", "fingerprint"), memory="2Gi"
+        "ingest",
+        inputs=("data-uri", "seed", "split", "time-column"),
+        outputs=("rows-out", "fingerprint"),
+        memory="2Gi",
     ),
     "validate-data": StepSpec("validate-data", outputs=("rows", "positive-rate")),
     "features": StepSpec("features", outputs=("output-features",), memory="2Gi"),
@@ -30,7 +33,7 @@ STEPS = {
     ),
     "evaluate": StepSpec(
         "evaluate",
-        inputs=("run-id", "model-uri", "model-name", "min-auc", "min-delta"),
+        inputs=("run-id", "model-uri", "model-name", "min-auc", "min-delta", "replace-incompatible-champion"),
         outputs=("decision", "reason", "auc"),
         memory="2Gi",
     ),
@@ -77,6 +80,11 @@ def parameters(settings: Settings) -> dict[str, str]:
         "min-auc": "0.7",
         "min-delta": "0.0",
         "seed": "42",
+        # auto: by time-column when the data has it, else random; random and stratified on request.
+        "split": "auto",
+        "time-column": "event_time",
+        # A champion trained on other columns is replaced on min-auc alone (else evaluate rejects).
+        "replace-incompatible-champion": "false",
         "canary-percent": "0",
     }
 
@@ -96,7 +104,9 @@ def training_template(settings: Settings) -> WorkflowTemplate:
         steps = {name: step_template(spec, settings) for name, spec in STEPS.items() if name != "notify"}
         step_template(STEPS["notify"], settings, input_values=EXIT_HANDLER_INPUTS)
         with DAG(name=NAME):
-            ingest = steps["ingest"](name="ingest", arguments=task_args("data-uri", "seed"))
+            ingest = steps["ingest"](
+                name="ingest", arguments=task_args("data-uri", "seed", "split", "time-column")
+            )
             validate = steps["validate-data"](name="validate-data", arguments=task_args())
             features = steps["features"](name="features", arguments=task_args())
             train = steps["train"](
@@ -109,6 +119,7 @@ def training_template(settings: Settings) -> WorkflowTemplate:
                     "model-name",
                     "min-auc",
                     "min-delta",
+                    "replace-incompatible-champion",
                     **{
                         "run-id": "{{tasks.train.outputs.parameters.run-id}}",
                         "model-uri": "{{tasks.train.outputs.parameters.model-uri}}",
