@@ -56,9 +56,15 @@ def parameters(settings: Settings) -> dict[str, str]:
         "drift-share": "0.5",
         # reference+current: the champion's training data plus the window; current: the window alone; or a URI.
         "retrain-data": "reference+current",
+        # Stratified, so the new window's rows are learned from too, not only held out as the newest.
+        "retrain-split": "stratified",
         "model-name": settings.model_name,
         "storage-root": settings.storage_root,
     }
+
+
+# The training parameters a drift-started retrain sets; the rest keep the template's defaults.
+RETRAIN_INPUTS = ("data-uri", "model-name", "storage-root", "split")
 
 
 def retrain_manifest() -> str:
@@ -72,7 +78,7 @@ def retrain_manifest() -> str:
             "arguments": {
                 "parameters": [
                     {"name": name, "value": f"{{{{inputs.parameters.{name}}}}}"}
-                    for name in ("data-uri", "model-name", "storage-root")
+                    for name in RETRAIN_INPUTS
                 ]
             },
         },
@@ -122,7 +128,7 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
             success_condition="status.phase == Succeeded",
             failure_condition="status.phase in (Failed, Error)",
             set_owner_reference=True,
-            inputs=[Parameter(name=name) for name in ("data-uri", "model-name", "storage-root")],
+            inputs=[Parameter(name=name) for name in RETRAIN_INPUTS],
             outputs=[Parameter(name="workflow-name", value_from=m.ValueFrom(json_path="{.metadata.name}"))],
             retry_strategy=retrain_retry(),
             metrics=[
@@ -165,6 +171,7 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
                     "data-uri": "{{tasks.retrain-data.outputs.parameters.uri}}",
                     "model-name": "{{workflow.parameters.model-name}}",
                     "storage-root": "{{workflow.parameters.storage-root}}",
+                    "split": "{{workflow.parameters.retrain-split}}",
                 },
                 when=drifted,
             )
