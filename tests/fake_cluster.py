@@ -1,6 +1,8 @@
 """A test stand-in for a cluster: the Argo Server and Kubernetes API endpoints mlops calls, on loopback.
 
-Argo Server (documented in Argo's swagger): ``GET /api/v1/workflow-templates/{ns}/{name}``,
+Argo Server (documented in Argo's swagger): ``GET /api/v1/version`` (Argo's ``Version``: version,
+buildDate, gitCommit, gitTag, gitTreeState, goVersion, compiler, platform; ``argo_version`` sets it),
+``GET /api/v1/workflow-templates/{ns}/{name}``,
 ``GET /api/v1/cron-workflows/{ns}/{name}``, ``POST /api/v1/workflows/{ns}`` (body
 ``{namespace, workflow}``), ``GET /api/v1/workflows/{ns}/{name}``, ``PUT .../{name}/retry`` and
 ``GET .../{name}/log`` (one JSON ``{"result": {content, podName}}`` per line).
@@ -48,7 +50,9 @@ class FakeCluster:
     objects: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     core: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
-    version: int = 100
+    version: int = 100  # the last resourceVersion given
+    argo_version: str = "v3.6.2"
+    forbidden: set[str] = field(default_factory=set)  # paths this token's RBAC refuses (403)
 
     # --- state ---
 
@@ -107,6 +111,20 @@ class FakeCluster:
         return f"{workflow['metadata']['name']}-{node['templateName']}-{node['id'].rsplit('-', 1)[-1]}"
 
     # --- the Argo Server ---
+
+    def version_info(self) -> dict[str, str]:
+        """Argo's Version; a build from an untagged commit has no gitTag and a version like ``untagged``."""
+        release = re.fullmatch(r"v\d+\.\d+\.\d+.*", self.argo_version) is not None
+        return {
+            "version": self.argo_version,
+            "buildDate": "2026-11-02T09:14:07Z",
+            "gitCommit": "5f1c2b7a9e0d4c3b8a6f1e2d3c4b5a6978f0e1d2",
+            "gitTag": self.argo_version if release else "",
+            "gitTreeState": "clean",
+            "goVersion": "go1.24.9",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
 
     def argo(self, request: Recorded, collection: str, name: str | None, action: str | None) -> Reply:
         plural = ARGO_PLURAL[collection]
@@ -203,6 +221,10 @@ class FakeCluster:
         return Reply(200, {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods})
 
     def route(self, request: Recorded) -> Reply:
+        if request.path in self.forbidden:
+            return Reply(403, {"code": 7, "message": "permission denied", "reason": "Forbidden"})
+        if request.path == "/api/v1/version" and request.method == "GET":
+            return Reply(200, self.version_info())
         if match := ARGO.match(request.path):
             collection, namespace, name, action = match.groups()
             if namespace != self.namespace:

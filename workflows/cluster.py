@@ -68,6 +68,15 @@ class ArgoServer:
         except hx.HeraException as exc:
             raise StepError(f"Argo Server {self.url}: {what}: {exc}") from None
 
+    def version(self) -> str | None:
+        """The server's Argo Workflows version (``GET /api/v1/version``), e.g. ``v3.6.2``; None when
+        the server does not say (no such route, or an answer without the documented fields)."""
+        try:
+            found = self._call("get version", self.service.get_version)
+        except ValueError:  # not JSON, or JSON without the fields of Argo's Version
+            return None
+        return found.version if found is not None else None
+
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         getter = {
             "Workflow": self.service.get_workflow,

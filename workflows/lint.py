@@ -1,31 +1,67 @@
-"""Lint: check compiled manifests offline, as ``argo lint`` would, one ``file: path: message`` a problem.
+"""Lint: check manifests offline, as Argo would, one ``file: path: message`` a problem.
 
-- Hera's models accept the document (types, required fields);
-- no field is unknown (Hera's models silently drop them, so a typo would vanish on the cluster);
-- the entrypoint, ``onExit`` and every task's template exist; ``depends``/``dependencies`` name
-  tasks of the same DAG; the DAG has no cycle; a task passes exactly the inputs its template needs;
-- ``{{tasks.X.outputs.parameters.Y}}`` names an upstream task X whose template declares output Y;
-  ``{{workflow.parameters.P}}`` and ``{{inputs.parameters.P}}`` name declared parameters;
-- no ``{{...}}`` is pasted into a shell script string.
+What Argo rejects, learned from ``workflow/validate/validate.go`` (v4, what ``argo lint`` and the Argo
+Server run; function names below), the CRDs' CEL rules (argo-workflows#15028) and the Kubernetes
+API server:
+
+- fields: Hera's models accept the document, and no field is unknown (Hera drops them silently);
+  Argo Events against Hera's event models, core kinds against the kubernetes client's, others
+  against ``crd_fields`` (``workflows.lint_fields``);
+- names: ``metadata.name`` a DNS-1123 subdomain (apimachinery ``NameIsDNSSubdomain``), at most 63
+  characters, 52 for a CronWorkflow (``maxCharsInObjectName``, ``maxCharsInCronWorkflowName``);
+  template and task names given, ``[a-zA-Z0-9][-a-zA-Z0-9]*``, at most 128, unique; parameter and
+  artifact names ``[-a-zA-Z0-9_]+``, unique (``validateWorkflowFieldNames``);
+- spec (``Workflow``): no ``templates`` beside a ``workflowTemplateRef``; an ``entrypoint`` for a
+  Workflow or CronWorkflow; ``entrypoint`` and ``onExit`` name templates (``validateTemplateHolder``);
+  a value for each argument of a Workflow or CronWorkflow, ``valueFrom`` only default, configMapKeyRef,
+  event or supplied, a value in its ``enum`` (``validateArguments``); hooks but exit have an
+  expression (``validateHooks``); ``podGC.strategy`` one of Argo's (``PodGCStrategy.IsValid``);
+- templates: exactly one type (``validateTemplateType``); ``retryPolicy`` Always, OnError, OnFailure or
+  OnTransientError; no ``timeout`` on steps/dag, none a bare number; ``activeDeadlineSeconds`` only on
+  a leaf (``validateNonLeaf``), an integer >= 0 or a variable, no ``parallelism`` on a leaf, an image,
+  no mount path twice, a resource ``action`` Argo knows and one valid YAML ``manifest``
+  (``validateLeaf``); each output parameter has a value or one ``valueFrom`` of the kind its template
+  needs, a valid ``globalName`` (``validateOutputs``, ``validateOutputParameter``); metric names and
+  label keys ``[a-zA-Z_][a-zA-Z0-9_]*``, a help, a value (``workflow/metrics``);
+- DAGs (``validateDAG``, ``workflows.lint_dag``): a task at least; ``depends`` and ``dependencies`` not
+  both in one DAG, no ``continueOn`` beside ``depends``, no name starting with a digit then; one of
+  template, templateRef, inline (CEL); a task's template exists, its dependencies are tasks, no
+  cycle (``verifyNoCycles``); ``.AnySucceeded``/``.AllFailed`` only on a task with items; one of
+  withItems, withParam, withSequence, a sequence's count or end; task arguments have values;
+  targets are tasks (``validateDAGTargets``);
+- CronWorkflow (``CronWorkflow``, ``workflows.lint_cron``): a schedule at least, each parsed as robfig/cron's
+  ``ParseStandard`` parses it; a ``timezone`` ``time.LoadLocation`` knows; ``concurrencyPolicy`` Allow,
+  Forbid or Replace; ``startingDeadlineSeconds`` >= 0; its ``workflowSpec`` as a submitted Workflow's;
+- variables (``resolveAllVariables``, ``validateDAGTaskArgumentDependency``): ``{{workflow.parameters.P}}``
+  and ``{{inputs.parameters.P}}`` declared, ``{{tasks.X.outputs.parameters.Y}}`` from an upstream
+  task X whose template declares Y, in ``{{=...}}`` expressions too (stricter: any other name is refused);
+- this project's own: a task passes exactly the inputs its template needs, images are pinned, no
+  ``{{...}}`` is pasted into a shell script, a Sensor's parameters name its dependencies and its
+  Workflow passes these rules.
+
+Not checked (nothing compiled uses them): steps templates, inline templates, artifact locations.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import types
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from workflows import yaml_io
 from workflows.expressions import ExpressionError, names_in
+from workflows.lint_cron import cron_problems
+from workflows.lint_dag import ancestors, dag_problems, find_cycle, task_dependencies
+from workflows.lint_fields import api_form, kubernetes_unknown_fields, model_for, unknown_fields
+from workflows.lint_templates import field_names, object_name, spec_problems, template_problems
 from workflows.settings import image_pinned
+
+__all__ = ["REFERENCE", "Problem", "lint_documents", "lint_paths", "task_dependencies"]
 
 REFERENCE = re.compile(r"{{\s*(=?)\s*([^}]*?)\s*}}")
 WORKFLOW_VARIABLES = {
@@ -36,8 +72,6 @@ TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters"}
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
 EVENT_KINDS = ("EventSource", "Sensor")
-# Hera's event models hold these as protobuf messages; the CRD takes free YAML there.
-OPAQUE_MODELS = {"K8SResource"}
 CORE_KINDS = (
     "ServiceAccount",
     "Role",
@@ -59,124 +93,6 @@ class Problem:
         return f"{self.file}: {self.path}: {self.message}"
 
 
-def _model_types(annotation: Any) -> Iterator[Any]:
-    """The model classes an annotation can hold, looking through Optional, Union, List, Dict."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        yield from _model_types(typing.get_args(annotation)[0])
-    elif origin in (typing.Union, types.UnionType, list, dict, typing.List, typing.Dict):  # noqa: UP006
-        for argument in typing.get_args(annotation):
-            yield from _model_types(argument)
-    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield annotation
-
-
-def unknown_fields(value: Any, annotation: Any, path: str) -> Iterator[str]:
-    """Paths of keys that no model field (by its YAML name) accepts."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from unknown_fields(item, annotation, f"{path}[{index}]")
-        return
-    if not isinstance(value, dict):
-        return
-    models = list(_model_types(annotation))
-    if not models or models[0].__name__ in OPAQUE_MODELS:
-        return
-    model = models[0]
-    fields = {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
-    if not fields:  # a free-form object (labels, annotations)
-        return
-    values = _map_values(annotation)
-    for key, item in value.items():
-        if values is not None:
-            yield from unknown_fields(item, values, f"{path}.{key}")
-        elif key not in fields:
-            yield f"{path}.{key}"
-        else:
-            yield from unknown_fields(item, fields[key], f"{path}.{key}")
-
-
-def _map_values(annotation: Any) -> Any | None:
-    """The value type of a ``dict[str, X]`` annotation (through Optional/Annotated); None if not a map."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _map_values(typing.get_args(annotation)[0])
-    if origin is dict:
-        return typing.get_args(annotation)[1]
-    if origin in (typing.Union, types.UnionType):
-        found = [_map_values(a) for a in typing.get_args(annotation)]
-        return next((f for f in found if f is not None), None)
-    return None
-
-
-def api_form(value: Any, annotation: Any) -> Any:
-    """An Argo Events object in its CRD (YAML) form, rewritten to the API form Hera's models take:
-    a duration, a factor and an embedded resource are scalars or objects in YAML, messages in the API."""
-    if isinstance(value, list):
-        return [api_form(item, annotation) for item in value]
-    models = list(_model_types(annotation))
-    if not models:
-        # int64 fields are strings in the API's JSON
-        return (
-            str(value)
-            if isinstance(value, int) and not isinstance(value, bool) and str in typing.get_args(annotation)
-            else value
-        )
-    name = models[0].__name__
-    if name == "Int64OrString" and not isinstance(value, dict):
-        return (
-            {"type": "String", "strVal": str(value)} if isinstance(value, str) else {"int64Val": str(value)}
-        )
-    if name == "Amount" and not isinstance(value, dict):
-        return {"value": _encoded(str(value))}
-    if name == "K8SResource" and isinstance(value, dict):
-        return {"value": _encoded(json.dumps(value))}
-    if not isinstance(value, dict):
-        return value
-    values = _map_values(annotation)
-    if values is not None:
-        return {key: api_form(item, values) for key, item in value.items()}
-    fields = {(info.alias or n): info.annotation for n, info in models[0].model_fields.items()}
-    return {key: api_form(item, fields[key]) if key in fields else item for key, item in value.items()}
-
-
-def _encoded(text: str) -> str:
-    import base64
-
-    return base64.b64encode(text.encode()).decode()
-
-
-def kubernetes_unknown_fields(value: Any, type_name: str, path: str) -> list[str]:
-    """Unknown keys checked against the kubernetes client's models (their JSON field names)."""
-    import kubernetes.client as k8s
-
-    listed = re.fullmatch(r"(?:List|list)\[(.+)\]", type_name)
-    if listed:
-        return [
-            p
-            for i, item in enumerate(value or [])
-            for p in kubernetes_unknown_fields(item, listed.group(1), f"{path}[{i}]")
-        ]
-    model = getattr(k8s, type_name, None)
-    if not isinstance(value, dict) or model is None or not hasattr(model, "attribute_map"):
-        return []
-    by_json = {json_name: python for python, json_name in model.attribute_map.items()}
-    found = []
-    for key, item in value.items():
-        where = f"{path}.{key}" if path else key
-        if key not in by_json:
-            found.append(where)
-        else:
-            found.extend(kubernetes_unknown_fields(item, model.openapi_types[by_json[key]], where))
-    return found
-
-
-def model_for(kind: str) -> type[BaseModel]:
-    import hera.workflows.models as m
-
-    return getattr(m, kind)
-
-
 def _references(value: Any) -> Iterator[tuple[str, bool]]:
     """Every ``{{...}}`` inside a value: (the reference, whether it is an ``{{=expression}}``)."""
     if isinstance(value, str):
@@ -194,52 +110,6 @@ def _names(parameters: list[dict[str, Any]] | None) -> set[str]:
     return {p["name"] for p in parameters or [] if isinstance(p, dict) and "name" in p}
 
 
-def task_dependencies(task: dict[str, Any]) -> set[str]:
-    """The task names a task depends on, from ``dependencies`` or the ``depends`` expression."""
-    found = set(task.get("dependencies") or [])
-    if task.get("depends"):
-        found |= {name.split(".")[0] for name in names_in(task["depends"])}
-    return found
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One cycle in a task -> dependencies graph, if any."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == 1:
-                return stack[stack.index(nxt) :] + [nxt]
-            if nxt in graph and not state.get(nxt):
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if not state.get(node):
-            found = visit(node)
-            if found:
-                return found
-    return None
-
-
-def ancestors(graph: dict[str, set[str]], task: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(graph.get(task, ()))
-    while todo:
-        current = todo.pop()
-        if current not in seen:
-            seen.add(current)
-            todo.extend(graph.get(current, ()))
-    return seen
-
-
 class Linter:
     """Lints one manifest document."""
 
@@ -250,10 +120,15 @@ class Linter:
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(self.file, path, message))
 
+    def extend(self, found: Iterator[tuple[str, str]]) -> None:
+        for path, message in found:
+            self.add(path, message)
+
     def run(self) -> list[Problem]:
         from workflows.crd_fields import FIELDS, missing_keys, unknown_keys
 
         kind = self.doc.get("kind")
+        kind = kind if isinstance(kind, str) else repr(kind)
         if kind in FIELDS:
             for path in unknown_keys(self.doc, FIELDS[kind], ""):
                 self.add(path, f"unknown field '{path.rsplit('.', 1)[-1]}' for {kind}")
@@ -265,6 +140,7 @@ class Linter:
                 self.add(path, f"unknown field '{path.rsplit('.', 1)[-1]}' for {kind}")
             return self.problems
         if kind in EVENT_KINDS:
+            self.extend(object_name(self.doc, kind))
             self.check_events(kind)
             return self.problems
         if kind not in KINDS:
@@ -272,21 +148,33 @@ class Linter:
             self.add("kind", f"unknown kind {kind!r} (lint knows {known})")
             return self.problems
         model = model_for(kind)
+        typed = True
         try:
             model.model_validate(self.doc)
         except ValidationError as exc:
+            typed = False
             for error in exc.errors():
                 self.add(".".join(str(p) for p in error["loc"]), error["msg"])
         for path in unknown_fields(self.doc, model, kind):
             self.add(path.split(".", 1)[1], f"unknown field '{path.rsplit('.', 1)[-1]}'")
+        try:
+            self.check_argo(kind)
+        except (AttributeError, TypeError, KeyError):
+            if typed:  # a document of the right shape must never crash the rules
+                raise
+        return self.problems
+
+    def check_argo(self, kind: str) -> None:
+        """Argo's rules; they read the document as its model shapes it (a wrong shape is reported above)."""
+        self.extend(object_name(self.doc, kind))
         spec = self.doc.get("spec") or {}
         if kind == "CronWorkflow":
+            self.extend(cron_problems(self.doc))
             spec = spec.get("workflowSpec") or {}
             prefix = "spec.workflowSpec"
         else:
             prefix = "spec"
-        self.check_spec(spec, prefix)
-        return self.problems
+        self.check_spec(spec, prefix, kind)
 
     def check_events(self, kind: str) -> None:
         """Argo Events objects against Hera's event models; a Sensor's Workflows as Workflows."""
@@ -318,11 +206,13 @@ class Linter:
                 for problem in Linter(self.file, resource).run():
                     self.add(f"{path}.source.resource.{problem.path}", problem.message)
 
-    def check_spec(self, spec: dict[str, Any], prefix: str) -> None:
+    def check_spec(self, spec: dict[str, Any], prefix: str, kind: str) -> None:
         templates = {t.get("name"): t for t in spec.get("templates") or [] if isinstance(t, dict)}
         names = [t.get("name") for t in spec.get("templates") or [] if isinstance(t, dict)]
+        self.extend(field_names(spec.get("templates"), f"{prefix}.templates", unique=False))
         for name in sorted({n for n in names if names.count(n) > 1}):
             self.add(f"{prefix}.templates", f"more than one template is named '{name}'")
+        self.extend(spec_problems(spec, prefix, kind))
         if "workflowTemplateRef" in spec:
             return
         for key in ("entrypoint", "onExit"):
@@ -331,7 +221,10 @@ class Linter:
         workflow_parameters = _names((spec.get("arguments") or {}).get("parameters"))
         self.check_refs(spec.get("synchronization"), f"{prefix}.synchronization", workflow_parameters, set())
         for index, template in enumerate(spec.get("templates") or []):
+            if not isinstance(template, dict):
+                continue
             path = f"{prefix}.templates[{index}]"
+            self.extend(template_problems(template, path, spec))
             inputs = _names((template.get("inputs") or {}).get("parameters"))
             outputs = _names((template.get("outputs") or {}).get("parameters"))
             for key, value in template.items():
@@ -346,7 +239,8 @@ class Linter:
                     f"{path}.container.image",
                     f"{image!r} is not pinned (a tag other than latest, or a digest)",
                 )
-            if "dag" in template:
+            if isinstance(template.get("dag"), dict):
+                self.extend(dag_problems(template["dag"], f"{path}.dag"))
                 self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
 
     def check_refs(
@@ -432,7 +326,7 @@ class Linter:
     def check_dag(
         self, dag: dict[str, Any], path: str, templates: dict, workflow_parameters: set[str], inputs: set[str]
     ) -> None:
-        tasks = {t.get("name"): t for t in dag.get("tasks") or []}
+        tasks = {t.get("name"): t for t in dag.get("tasks") or [] if isinstance(t, dict)}
         graph = {name: task_dependencies(task) for name, task in tasks.items()}
         cycle = find_cycle(graph)
         if cycle:
@@ -450,10 +344,10 @@ class Linter:
                         task_path, f"task '{name}' depends on '{dependency}', which is not a task of this DAG"
                     )
             template = templates.get(task.get("template"))
-            if template is None:
-                self.add(f"{task_path}.template", f"template '{task.get('template')}' does not exist")
-            else:
+            if template is not None:
                 self.check_arguments(task, template, task_path)
+            elif task.get("template"):  # without one, a templateRef names another object's
+                self.add(f"{task_path}.template", f"template '{task.get('template')}' does not exist")
             context = {
                 "templates_of": templates_of,
                 "outputs_of": outputs_of,

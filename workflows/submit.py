@@ -2,23 +2,28 @@
 
 Argo has no dry run: a missing template, service account, ConfigMap or Secret shows up only
 when the run starts, or when a pod does. ``preflight`` looks for each of them before anything
-is submitted and names what is missing.
+is submitted and names what is missing. It first reads the Argo Server's version and refuses
+one older than the manifests need.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from steps.contract import BadInput, BadSetting
+from steps.contract import BadInput, BadSetting, PermissionDenied
 from workflows.cluster import ArgoServer, KubeApi, step_of
 from workflows.settings import Settings
 
 DONE = {"Succeeded", "Failed", "Error"}
 # Parameters that say where data and runs live: a pod can only reach them over the network.
 SHARED_LOCATIONS = ("data-uri", "storage-root", "current-uri")
+# CronWorkflow ``spec.schedules`` and ``synchronization.mutexes`` are unknown fields before 3.6.
+MINIMUM_ARGO = (3, 6)
+RELEASE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?")
 
 
 def workflow_manifest(
@@ -105,11 +110,37 @@ def child_templates(template: dict[str, Any]) -> list[str]:
     return names
 
 
+def argo_version(cluster: ArgoServer | KubeApi) -> Finding:
+    """The Argo Server's version as a finding; one older than ``MINIMUM_ARGO`` is refused (exit 78).
+    A version that is not a release's (``untagged``, ``latest+abc1234``) is let through with a note."""
+    need = ".".join(map(str, MINIMUM_ARGO))
+    what = "Argo Workflows version"
+    if not isinstance(cluster, ArgoServer):
+        return Finding(what, None, f"no Argo Server on --via kube; the manifests need >= {need}")
+    try:
+        version = cluster.version()
+    except PermissionDenied:  # a token may create workflows without the right to read the version
+        return Finding(what, None, f"forbidden to read it; the manifests need >= {need}")
+    if version is None:
+        return Finding(
+            what, None, f"the server does not say (GET /api/v1/version); the manifests need >= {need}"
+        )
+    release = RELEASE.fullmatch(version)
+    if release is None:
+        return Finding(what, None, f"{version}: not a release version; the manifests need >= {need}")
+    if tuple(int(part) for part in release.groups()[:2]) < MINIMUM_ARGO:
+        raise BadSetting(
+            f"preflight: the Argo Server at {cluster.url} runs Argo Workflows {version}; the manifests need "
+            f">= {need} (CronWorkflow spec.schedules, synchronization.mutexes): upgrade Argo Workflows"
+        )
+    return Finding(f"{what} {version}", True)
+
+
 def preflight(
     template: dict[str, Any], parameters: dict[str, str], cluster: ArgoServer | KubeApi, kube: KubeApi | None
 ) -> list[Finding]:
     """What the run needs from the cluster, each looked for; ``kube`` None: no Kubernetes access."""
-    findings = []
+    findings = [argo_version(cluster)]
     for name, value in parameters.items():
         if name in SHARED_LOCATIONS and value and "://" not in value:
             findings.append(Finding(f"parameter {name}={value}", False, "a local path; pods need s3://"))
