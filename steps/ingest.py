@@ -100,7 +100,8 @@ def _numbers_unless_text(values: pd.Series, stray_allowed: float) -> pd.Series |
     return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
-def _kind(series: pd.Series) -> str:
+def value_kind(series: pd.Series) -> str:
+    """What a column holds, as partitions and datasets are compared: number, time or text."""
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return "number"
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -144,7 +145,7 @@ def _check_same_schema(first: pd.DataFrame, first_uri: str, frame: pd.DataFrame,
         raise BadInput(f"{uri}: columns differ from {first_uri}: {what}")
     for column in first.columns:
         if first[column].notna().any() and frame[column].notna().any():
-            before, now = _kind(first[column]), _kind(frame[column])
+            before, now = value_kind(first[column]), value_kind(frame[column])
             if before != now:
                 raise BadInput(f"{uri}: column '{column}' holds {now} where {first_uri} holds {before}")
 

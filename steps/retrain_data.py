@@ -23,7 +23,7 @@ from pydantic import Field
 
 from steps import storage
 from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
-from steps.ingest import read_dataset
+from steps.ingest import read_dataset, value_kind
 
 REFERENCE_AND_CURRENT = "reference+current"
 CURRENT = "current"
@@ -53,14 +53,6 @@ class RetrainDataResult(StepResult):
     duplicates_dropped: int | None = None
 
 
-def _kind(series: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-        return "numbers"
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return "times"
-    return "text"
-
-
 def combine(
     reference: pd.DataFrame, current: pd.DataFrame, reference_uri: str, current_uri: str
 ) -> tuple[pd.DataFrame, int]:
@@ -79,9 +71,11 @@ def combine(
         raise BadInput(f"column '{extra[0]}': in {window} but not in {where}; {REMEDY}")
     for column in reference.columns:
         if reference[column].notna().any() and current[column].notna().any():
-            before, now = _kind(reference[column]), _kind(current[column])
+            before, now = value_kind(reference[column]), value_kind(current[column])
             if before != now:
-                raise BadInput(f"column '{column}': {now} in {window} where {where} holds {before}; {REMEDY}")
+                raise BadInput(
+                    f"column '{column}': {now} values in {window} where {where} holds {before} values; {REMEDY}"
+                )
     both = pd.concat([reference, current[list(reference.columns)]], ignore_index=True)
     unique = both.drop_duplicates(ignore_index=True)
     return unique, len(both) - len(unique)

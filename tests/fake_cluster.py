@@ -262,3 +262,29 @@ def kubeconfig(url: str, token: str, namespace: str) -> str:
             "current-context": "fake",
         }
     )
+
+
+def cluster_with_templates(token: str, tmp_path) -> tuple[FakeCluster, ThreadingHTTPServer]:
+    """A fake cluster holding the compiled templates, the service account and the settings ConfigMap,
+    served on loopback, with ``fake.env`` set for ``mlops submit`` against it."""
+    import yaml
+
+    from workflows.compile import MANIFESTS_DIR
+
+    fake = FakeCluster(token=token)
+    server, url = fake.serve()
+    for name in ("training", "drift"):
+        fake.put("workflowtemplates", yaml.safe_load((MANIFESTS_DIR / f"{name}.yaml").read_text()))
+    fake.add_core("serviceaccounts", "argo-mlops-workflow")
+    fake.add_core("configmaps", "argo-mlops-settings")
+    config = tmp_path / "kubeconfig"
+    config.write_text(kubeconfig(url, token, fake.namespace))
+    fake.url = url
+    fake.env = {
+        "ARGO_SERVER": url,
+        "ARGO_TOKEN": token,
+        "KUBECONFIG": str(config),
+        "MLOPS_STORAGE_ROOT": "s3://mlops-runs/argo-mlops",
+        "MLOPS_DATA_URI": "s3://fraud-data/incoming/",
+    }
+    return fake, server

@@ -43,7 +43,7 @@ def test_combine_appends_the_window_and_keeps_each_row_once():
         (lambda f: f.assign(channel="web"), "column 'channel': in the current window (cur/)"),
         (
             lambda f: f.assign(hour=f["hour"].astype(str) + "h"),
-            "column 'hour': text in the current window (cur/) where the champion's training data (ref/) holds numbers",
+            "column 'hour': text values in the current window (cur/) where the champion's training data (ref/) holds number values",
         ),
     ],
 )

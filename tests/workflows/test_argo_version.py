@@ -9,12 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from steps.contract import BadSetting
-from tests.fake_cluster import FakeCluster, kubeconfig
+from tests.fake_cluster import FakeCluster, cluster_with_templates
 from workflows.cluster import ArgoServer
-from workflows.compile import MANIFESTS_DIR
 from workflows.settings import Settings
 from workflows.submit import argo_version
 
@@ -27,22 +25,7 @@ CREATE = "/api/v1/workflows/argo-mlops"
 @pytest.fixture
 def cluster(tmp_path):
     """A fake cluster with the compiled templates, the service account and the settings ConfigMap."""
-    fake = FakeCluster(token=TOKEN)
-    server, url = fake.serve()
-    for name in ("training", "drift"):
-        fake.put("workflowtemplates", yaml.safe_load((MANIFESTS_DIR / f"{name}.yaml").read_text()))
-    fake.add_core("serviceaccounts", "argo-mlops-workflow")
-    fake.add_core("configmaps", "argo-mlops-settings")
-    config = tmp_path / "kubeconfig"
-    config.write_text(kubeconfig(url, TOKEN, fake.namespace))
-    fake.url = url
-    fake.env = {
-        "ARGO_SERVER": url,
-        "ARGO_TOKEN": TOKEN,
-        "KUBECONFIG": str(config),
-        "MLOPS_STORAGE_ROOT": "s3://mlops-runs/argo-mlops",
-        "MLOPS_DATA_URI": "s3://fraud-data/incoming/",
-    }
+    fake, server = cluster_with_templates(TOKEN, tmp_path)
     yield fake
     server.shutdown()
 

@@ -11,7 +11,7 @@ import hera.workflows.models as m
 import pytest
 import yaml
 
-from tests.fake_cluster import FakeCluster, kubeconfig
+from tests.fake_cluster import FakeCluster, cluster_with_templates
 from workflows.compile import MANIFESTS_DIR
 from workflows.lint import lint_paths
 
@@ -22,22 +22,7 @@ MLOPS = str(Path(sys.executable).parent / "mlops")
 @pytest.fixture
 def cluster(tmp_path):
     """A fake cluster holding the compiled templates, the service account and the settings ConfigMap."""
-    fake = FakeCluster(token=TOKEN)
-    server, url = fake.serve()
-    for name in ("training", "drift"):
-        fake.put("workflowtemplates", yaml.safe_load((MANIFESTS_DIR / f"{name}.yaml").read_text()))
-    fake.add_core("serviceaccounts", "argo-mlops-workflow")
-    fake.add_core("configmaps", "argo-mlops-settings")
-    config = tmp_path / "kubeconfig"
-    config.write_text(kubeconfig(url, TOKEN, fake.namespace))
-    fake.url = url
-    fake.env = {
-        "ARGO_SERVER": url,
-        "ARGO_TOKEN": TOKEN,
-        "KUBECONFIG": str(config),
-        "MLOPS_STORAGE_ROOT": "s3://mlops-runs/argo-mlops",
-        "MLOPS_DATA_URI": "s3://fraud-data/incoming/",
-    }
+    fake, server = cluster_with_templates(TOKEN, tmp_path)
     yield fake
     server.shutdown()
 
