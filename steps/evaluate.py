@@ -3,8 +3,9 @@
 Both models are loaded as the pyfunc they are served as and score the raw test rows, so the
 comparison covers preprocessing too. Metrics: ROC AUC, PR AUC, log loss, and F1 at the threshold
 that maximises F1 on the validation split. The decision is ``promote`` when the new AUC reaches
-``--min-auc`` and beats the champion's by ``--min-delta`` (or there is no champion), else
-``reject``, with the reason. ROC and PR curves and the confusion matrix go to the MLflow run.
+``--min-auc`` and beats the champion's by more than ``--min-delta`` (or there is no champion), else
+``reject``, with the reason: a tie is not promoted, and neither is a model with the champion's
+very weights (the same data and seed again), whatever ``--min-delta`` says. ROC and PR curves and the confusion matrix go to the MLflow run.
 
 A champion trained on other columns (another dataset under the same model name) cannot score the
 test split: its signature is compared with the split first, and the decision is ``reject``, naming
@@ -34,7 +35,9 @@ class EvaluateParams(StepParams):
     model_uri: str | None = Field(None, description="the new model; default from train")
     model_name: str | None = Field(None, description="registered model; default MLOPS_MODEL_NAME")
     min_auc: float = Field(0.7, ge=0, le=1, description="lowest test ROC AUC a model may be promoted with")
-    min_delta: float = Field(0.0, ge=-1, le=1, description="AUC gain over the champion needed to promote")
+    min_delta: float = Field(
+        0.0, ge=-1, le=1, description="the new AUC must beat the champion's by more than this to promote"
+    )
     replace_incompatible_champion: bool = Field(
         False,
         description="a champion trained on other columns is replaced when the new model reaches min-auc",
@@ -79,7 +82,10 @@ def decide(
     params: EvaluateParams,
     same_run: bool,
     schema_change: ColumnComparison | None = None,
+    same_weights: str | None = None,
 ) -> tuple[str, str]:
+    """Promote or reject, and why. ``same_weights``: the weights digest, when the new model's equals
+    the champion's (it would redeploy what already serves)."""
     if schema_change is not None and not params.replace_incompatible_champion:
         return "reject", schema_change.message()
     if auc < params.min_auc:
@@ -94,13 +100,12 @@ def decide(
         return "promote", f"test AUC {auc:.4f} >= min-auc {params.min_auc:.4f} and there is no champion yet"
     if same_run:
         return "promote", "this model is already the champion"
-    needed = champion_auc + params.min_delta
-    if auc >= needed:
-        return (
-            "promote",
-            f"test AUC {auc:.4f} >= champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}",
-        )
-    return "reject", f"test AUC {auc:.4f} < champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}"
+    compared = f"champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}"
+    if not auc > champion_auc + params.min_delta:  # strictly: a tie is not an improvement
+        return "reject", f"test AUC {auc:.4f} does not beat {compared}"
+    if same_weights:
+        return "reject", f"the champion has the same weights (digest {same_weights}): nothing new to deploy"
+    return "promote", f"test AUC {auc:.4f} > {compared}"
 
 
 def find_champion(client, name: str) -> Any | None:
@@ -110,6 +115,20 @@ def find_champion(client, name: str) -> Any | None:
         return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            return None
+        raise
+
+
+def run_weights_digest(client, run_id: str | None) -> str | None:
+    """The weights digest ``train`` tagged on a run (None: no run, no longer there, or no digest)."""
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    try:
+        return client.get_run(run_id).data.tags.get("mlops.weights_digest")
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None
         raise
 
@@ -193,7 +212,13 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     metrics = score(labels, curves["new"], threshold) | {"threshold": threshold}
     same_run = champion is not None and champion.run_id == run_id
     champion_auc = champion_metrics["roc_auc"] if champion_metrics else None
-    decision, reason = decide(metrics["roc_auc"], champion_auc, params, same_run, schema_change)
+    same_weights = None
+    if champion is not None and not same_run:
+        with tracking_errors("reading the weights digests"):
+            digest = run_weights_digest(client, run_id)
+            if digest and digest == run_weights_digest(client, champion.run_id):
+                same_weights = digest
+    decision, reason = decide(metrics["roc_auc"], champion_auc, params, same_run, schema_change, same_weights)
 
     logged = {f"test_{k}": v for k, v in metrics.items()}
     if champion_metrics:

@@ -3,7 +3,9 @@
 Numeric features: median imputation (with a missing-value indicator) and standard scaling;
 categorical features: one-hot encoding with unknown values ignored and missing as its own
 category. The fitted preprocessor is saved as ``features/preprocessor.joblib`` and later
-bundled into the model, so the served model takes the same raw columns as this step.
+bundled into the model, so the served model takes the same raw columns as this step. The columns
+with missing values in train (the only ones whose missing values the model learned, through the
+imputer's indicator or the missing category) are listed in ``spec.json`` as ``nullable``.
 """
 
 from __future__ import annotations
@@ -69,7 +71,13 @@ def features(params: FeaturesParams, settings) -> FeaturesResult:
     names = [str(n) for n in preprocessor.named_steps["encode"].get_feature_names_out()]
     storage.write_json(
         storage.join(out, "spec.json"),
-        {"numeric": numeric, "categorical": categorical, "target": target, "output_features": names},
+        {
+            "numeric": numeric,
+            "categorical": categorical,
+            "target": target,
+            "output_features": names,
+            "nullable": [c for c in columns if train[c].isna().any()],
+        },
     )
     log("features", f"{len(columns)} columns -> {len(names)} features, fitted on {len(train):,} train rows")
     return FeaturesResult(input_columns=len(columns), output_features=len(names), train_rows=len(train))

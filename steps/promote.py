@@ -1,15 +1,18 @@
 """Promote: move the registry's ``champion`` alias to this run's model version.
 
 In the workflow it runs only ``when`` the evaluation decided ``promote``; run by hand after a
-``reject`` it changes nothing and says why. The version it replaces is recorded on the new
-version (``mlops.previous_champion``) so a failed deploy can put the old champion back. When
-the champion it replaces was trained on other columns (evaluate's
-``--replace-incompatible-champion``), it says so in the sentence every step uses.
+``reject`` it changes nothing and says why. Every champion is recorded, in order, on the
+registered model (tag ``mlops.champion_history``, oldest first, the champion last) so that a
+failed deploy and ``mlops models rollback`` go back to the version it replaced, and a second
+rollback one further; the version it replaces is also tagged on the new version
+(``mlops.previous_champion``). When the champion it replaces was trained on other columns
+(evaluate's ``--replace-incompatible-champion``), it says so in the sentence every step uses.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 from pydantic import Field
 
@@ -35,16 +38,71 @@ class PromoteResult(StepResult):
     schema_change: ColumnComparison | None = None
 
 
-def promote_version(client, name: str, version: str) -> str | None:
-    """Point ``champion`` at ``version``; returns the version it pointed at before."""
+HISTORY_TAG = "mlops.champion_history"
+PREVIOUS_TAG = "mlops.previous_champion"
+# Champions kept on record (a registered model tag holds at most 5000 characters).
+HISTORY_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ChampionState:
+    """The registry's side of serving: the champion and the champions before it, oldest first
+    (``history[-1]`` is the champion; empty when there is none)."""
+
+    name: str
+    history: tuple[str, ...]
+
+    @property
+    def champion(self) -> str | None:
+        return self.history[-1] if self.history else None
+
+    def write(self, client) -> None:
+        """Make the registry say this: the history first, then the alias (``champion_state`` reads
+        the history up to the alias, so a stop between the two leaves the state before, intact)."""
+        from mlflow.exceptions import MlflowException
+
+        client.set_registered_model_tag(self.name, HISTORY_TAG, ",".join(self.history[-HISTORY_LIMIT:]))
+        if self.champion is None:
+            try:
+                client.delete_registered_model_alias(self.name, CHAMPION)
+            except MlflowException as exc:  # no alias to delete: already as wanted
+                if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+                    raise
+        else:
+            client.set_registered_model_alias(self.name, CHAMPION, self.champion)
+
+
+def champion_state(client, name: str) -> ChampionState:
+    """The champion (the alias: the truth) and its recorded predecessors.
+
+    The recorded history is cut after the alias's last place in it (a promote that stopped between
+    its two writes, or an alias moved back by hand), or extended by the alias when it is not in it
+    (a rollback that stopped between its two writes, a champion set by hand, or one from before the
+    history was kept: then the version it replaced, as tagged on it, is the one before)."""
     champion = find_champion(client, name)
-    previous = str(champion.version) if champion is not None else None
+    if champion is None:
+        return ChampionState(name, ())
+    current = str(champion.version)
+    tags = client.get_registered_model(name).tags or {}
+    recorded = [v for v in tags.get(HISTORY_TAG, "").split(",") if v]
+    if current in recorded:
+        last = len(recorded) - 1 - recorded[::-1].index(current)
+        return ChampionState(name, tuple(recorded[: last + 1]))
+    if not recorded and champion.tags.get(PREVIOUS_TAG):
+        recorded = [champion.tags[PREVIOUS_TAG]]
+    return ChampionState(name, (*recorded, current))
+
+
+def promote_version(client, name: str, version: str) -> str | None:
+    """Point ``champion`` at ``version`` and record it; returns the version it pointed at before."""
+    before = champion_state(client, name)
+    previous = before.champion
     if previous == str(version):
         return previous
     with deferred("moving the champion alias"):  # the rollback record and the alias go together
         if previous is not None:
-            client.set_model_version_tag(name, version, "mlops.previous_champion", previous)
-        client.set_registered_model_alias(name, CHAMPION, version)
+            client.set_model_version_tag(name, version, PREVIOUS_TAG, previous)
+        ChampionState(name, (*before.history, str(version))).write(client)
     return previous
 
 

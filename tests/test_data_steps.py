@@ -143,10 +143,22 @@ def test_validation_report_fixes_the_schema_and_features_fit_on_train_only(tmp_p
     [
         (0.80, None, 0.0, "promote", "no champion yet"),
         (0.60, None, 0.0, "reject", "below min-auc"),
-        (0.85, 0.80, 0.02, "promote", ">= champion"),
-        (0.81, 0.80, 0.02, "reject", "< champion"),
+        (0.85, 0.80, 0.02, "promote", "0.8500 > champion 0.8000 + min-delta 0.0200"),
+        (0.81, 0.80, 0.02, "reject", "0.8100 does not beat champion 0.8000 + min-delta 0.0200"),
+        (0.8765, 0.8765, 0.0, "reject", "0.8765 does not beat champion 0.8765 + min-delta 0.0000"),
+        (0.82, 0.80, 0.02, "reject", "0.8200 does not beat champion"),
     ],
 )
 def test_decision_in_both_directions(auc, champion, delta, decision, reason):
     made, why = decide(auc, champion, EvaluateParams(min_auc=0.7, min_delta=delta), same_run=False)
     assert made == decision and reason in why
+
+
+def test_the_champions_weights_are_never_promoted_whatever_min_delta_says():
+    params = EvaluateParams(min_auc=0.7, min_delta=-0.1)
+    assert decide(0.8765, 0.8765, params, same_run=False)[0] == "promote"  # a negative delta lets a tie in
+    made, why = decide(0.8765, 0.8765, params, same_run=False, same_weights="3f2a9c0b1d4e5f60")
+    assert (made, why) == (
+        "reject",
+        "the champion has the same weights (digest 3f2a9c0b1d4e5f60): nothing new to deploy",
+    )

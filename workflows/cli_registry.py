@@ -63,22 +63,22 @@ def models_promote(
     version: Annotated[str, typer.Argument(help="the version to make champion")],
     model: Annotated[str | None, typer.Option(help="default MLOPS_MODEL_NAME")] = None,
 ) -> None:
-    """Point the champion alias at VERSION (the previous champion is recorded for rollback).
+    """Make VERSION champion and deploy it: the alias and a GitOps commit together, or neither.
 
-    Example: mlops models promote 3
+    A failed push or sync puts the alias back (exit 70); a version with the champion's weights is
+    refused (exit 65). Example: mlops models promote 3
     """
-    from steps.promote import promote_version
+    from mlflow.exceptions import MlflowException
+
+    from steps.deploy import promote_champion
 
     settings, client = _registry()
     name = model or settings.model_name
-    from mlflow.exceptions import MlflowException
-
     try:
         client.get_model_version(name, version)
     except MlflowException:
         raise BadInput(f"model {name!r} has no version {version!r}") from None
-    previous = promote_version(client, name, version)
-    err.print(f"{name}@champion -> version {version} (was {previous or 'none'})", highlight=False)
+    err.print(promote_champion(settings, client, name, version), highlight=False)
 
 
 @models_app.command("rollback")
@@ -86,9 +86,10 @@ def models_promote(
 def models_rollback(
     model: Annotated[str | None, typer.Option(help="default MLOPS_MODEL_NAME")] = None,
 ) -> None:
-    """Put the previous champion back: registry alias and a Git revert of the deploy.
+    """Deploy the champion before this one again: the alias and a GitOps commit together.
 
-    Example: mlops models rollback
+    Each rollback goes one champion further back in the recorded history; with none left it is
+    refused (exit 65). Example: mlops models rollback
     """
     from steps.deploy import roll_back_champion
 

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
+import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -92,24 +93,73 @@ def mlops(env, *args):
     )
 
 
-def test_models_list_promote_and_rollback(champion_run, registry):
+def served_version(registry) -> str | None:
+    """The version the serving manifest in the local GitOps repository names."""
+    from steps import serving_manifest
+
+    bare = f"{registry.env['MLOPS_STORAGE_ROOT']}/gitops.git"
+    path = f"serving/{MODEL}/inference-service.yaml"
+    shown = subprocess.run(
+        ["git", "--git-dir", bare, "show", f"main:{path}"], capture_output=True, text=True, check=False
+    )
+    return serving_manifest.read(shown.stdout, path).version if shown.returncode == 0 else None
+
+
+def test_models_list_promote_and_rollback(champion_run, registry, tmp_path):
     client = MlflowClient(registry.url)
     listed = mlops(registry.env, "models", "list")
     assert listed.returncode == 0, listed.stderr
     assert "champion" in listed.stdout and "promote" in listed.stdout
     current = client.get_model_version_by_alias(MODEL, "champion")
     champion = current.version
-    # Another version of the same model to promote (whatever other tests registered).
-    import mlflow
-
+    # A copy of the champion (its run, its weights) is refused: it would redeploy the same weights.
     mlflow.set_tracking_uri(registry.url)
-    other = str(mlflow.register_model(current.source, MODEL).version)
+    copy = str(mlflow.register_model(current.source, MODEL).version)
+    refused = mlops(registry.env, "models", "promote", copy)
+    assert refused.returncode == 65 and "has the same weights as champion" in refused.stderr, refused.stderr
+    # The champion's files in a run of their own, tagged with other weights, is another version to promote.
+    run = client.create_run(client.get_experiment_by_name(MODEL).experiment_id)
+    client.set_tag(run.info.run_id, "mlops.weights_digest", "0ther0ther0ther0")
+    files = mlflow.artifacts.download_artifacts(
+        current.source, dst_path=str(tmp_path), tracking_uri=registry.url
+    )
+    client.log_artifacts(run.info.run_id, files, "model")
+    source = f"{client.get_run(run.info.run_id).info.artifact_uri}/model"
+    other = str(client.create_model_version(MODEL, source, run_id=run.info.run_id).version)
     promoted = mlops(registry.env, "models", "promote", other)
     assert promoted.returncode == 0, promoted.stderr
     assert client.get_model_version_by_alias(MODEL, "champion").version == other
+    assert served_version(registry) == other  # promote deploys: registry and serving together
     rolled = mlops(registry.env, "models", "rollback")
     assert rolled.returncode == 0, rolled.stderr
     assert f"-> version {champion} (was {other})" in rolled.stderr
     assert client.get_model_version_by_alias(MODEL, "champion").version == str(champion)
+    assert served_version(registry) == str(champion)
     missing = mlops(registry.env, "models", "promote", "999")
     assert missing.returncode == 65 and "has no version '999'" in missing.stderr
+
+
+def test_serve_refuses_wrongly_typed_values_and_unseen_nulls_naming_the_column(
+    server, champion_run, sample_data
+):
+    first = pd.read_parquet(next(sample_data.glob("*.parquet"))).head(1).drop(columns=["event_time"])
+    row = json.loads(first.to_json(orient="records"))[0]
+
+    def score(**changed) -> tuple[int, dict]:
+        return post(f"{server}/invocations", json.dumps({"dataframe_records": [row | changed]}).encode())
+
+    assert score()[0] == 200
+    assert score(amount="abc") == (
+        422,
+        {"error": "column 'amount' takes numbers: got a string ('abc') in row 0"},
+    )
+    assert score(amount=None) == (
+        422,
+        {"error": "column 'amount' takes numbers and had no missing values in training: got null in row 0"},
+    )
+    assert score(device=5) == (422, {"error": "column 'device' takes strings: got a number (5) in row 0"})
+    status, body = score(customer_age=None)  # missing in training too: imputed as the model learned
+    assert status == 200 and 0 <= body["predictions"][0] <= 1
+    spec = json.loads((champion_run["run_dir"] / "features" / "spec.json").read_text())
+    # As features recorded them: the sample data has missing ages in train, and never a missing amount.
+    assert "customer_age" in spec["nullable"] and "amount" not in spec["nullable"]

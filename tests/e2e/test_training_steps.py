@@ -55,7 +55,7 @@ def test_a_worse_model_becomes_challenger_and_leaves_the_champion(
     challenger = client.get_model_version_by_alias(MODEL, "challenger")
     assert challenger.version == _result(tmp_path / "pass2", "register")["version"] != before
     assert challenger.tags["mlops.decision"] == "reject"
-    assert "< champion" in challenger.tags["mlops.decision_reason"]
+    assert "does not beat champion" in challenger.tags["mlops.decision_reason"]
     assert done.result["promoted"] is False and done.result["champion_version"] == before
     assert "not promoted: the evaluation decided reject" in done.stderr
 
