@@ -75,7 +75,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix -q steps workflows tests bench
 	$(BIN)/ruff format -q steps workflows tests bench
 
-bench: venv ## all benchmarks (B1-B7), each against a baseline measured in the same run; one table (~30 min)
+bench: venv ## all benchmarks (B1-B7, B2c), each against a baseline measured in the same run; one table (~30 min)
 	$(BIN)/python -m bench.run_all
 
 bench-quick: venv ## every benchmark at a small size, once: checks they run (make test calls it)

@@ -1,8 +1,9 @@
-"""Run every benchmark (B1-B7) and print one table; `--quick` runs each small, once.
+"""Run every benchmark (B1-B7, B2c) and print one table; `--quick` runs each small, once.
 
 Each benchmark runs in its own process (so none inherits another's imports or memory) and ends
-with a ``BENCH {json}`` line; this gathers them. Full runs exit 1 when a target is missed; quick
-runs only check that every benchmark still runs (their sizes are too small for the targets).
+with one ``BENCH {json}`` line per figure; this gathers them. Full runs exit 1 when a target is
+missed; quick runs only check that every benchmark still runs (their sizes are too small for the
+targets).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bench.common import ROOT
 BENCHMARKS = (
     "b1_workflow_overhead",
     "b2_train_throughput",
+    "b2c_contended_train",
     "b3_drift",
     "b4_ingest_s3",
     "b5_scaling",
@@ -29,7 +31,7 @@ BENCHMARKS = (
 )
 
 
-def run_one(name: str, quick: bool) -> dict | None:
+def run_one(name: str, quick: bool) -> list[dict]:
     command = [sys.executable, "-m", f"bench.{name}", *(["--quick"] if quick else [])]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -41,8 +43,8 @@ def run_one(name: str, quick: bool) -> dict | None:
     results = [json.loads(line[len("BENCH ") :]) for line in lines if line.startswith("BENCH ")]
     if done.returncode != 0 or not results:
         print(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr, flush=True)
-        return None
-    return results[-1]
+        return []
+    return results
 
 
 def main() -> None:
@@ -52,8 +54,8 @@ def main() -> None:
     args = parser.parse_args()
     outcomes, failed = [], []
     for name in args.only or BENCHMARKS:
-        outcome = run_one(name, args.quick)
-        (outcomes.append(outcome) if outcome else failed.append(name))
+        results = run_one(name, args.quick)
+        (outcomes.extend(results) if results else failed.append(name))
     table = Table(
         title="argo-mlops benchmarks" + (" (quick: sizes too small for the targets)" if args.quick else "")
     )

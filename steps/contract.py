@@ -28,6 +28,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from steps.stopping import Stopped, deferred, on_sigterm_ignore, on_sigterm_raise
+from steps.threads import thread_choice
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 65
@@ -184,7 +185,7 @@ def resident_mib() -> float:
     return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
-def usage(started: float, start_rss: float) -> dict[str, float]:
+def usage(started: float, start_rss: float) -> dict[str, Any]:
     """What this step cost: wall and CPU seconds, and memory (what a pod's requests should cover):
     resident once its modules were imported, and the peak of the whole process."""
     import resource
@@ -195,6 +196,7 @@ def usage(started: float, start_rss: float) -> dict[str, float]:
         "cpu_seconds": round(own.ru_utime + own.ru_stime, 3),
         "start_rss_mib": start_rss,
         "peak_rss_mib": round(own.ru_maxrss / 1024, 1),  # Linux reports KiB
+        "threads": thread_choice(),  # what the numeric libraries were allowed, and why
     }
 
 

@@ -28,6 +28,7 @@ from steps.drift_columns import column_verdicts
 from steps.ingest import fingerprint, read_dataset
 from steps.load_current import window
 from steps.schema import compare_columns, input_columns
+from steps.threads import apply_thread_policy
 
 PREDICTION = "prediction"
 TOP_COLUMNS = 5
@@ -113,6 +114,7 @@ def check_columns(name: str, version, params: DriftParams, features, current, re
 
 def drift(params: DriftParams, settings) -> DriftResult:
     """Evidently's drift verdict for the current data against the champion's training data."""
+    apply_thread_policy(settings)  # before torch loads: threads this process may really use
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException
 

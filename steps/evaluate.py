@@ -24,6 +24,7 @@ from pydantic import Field
 from steps import storage
 from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step, step_folder
 from steps.schema import ColumnComparison
+from steps.threads import apply_thread_policy
 
 CHAMPION = "champion"
 
@@ -173,6 +174,7 @@ def plots(labels: np.ndarray, curves: dict[str, np.ndarray], threshold: float) -
 
 def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
     """Score new model and champion on the test split; decide promote or reject, with the reason."""
+    apply_thread_policy(settings)  # before torch loads: threads this process may really use
     import mlflow.pyfunc
 
     from steps.model import probabilities

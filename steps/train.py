@@ -39,6 +39,7 @@ from steps.contract import (
 )
 from steps.features import load_arrays
 from steps.stopping import deferred, stop_requested
+from steps.threads import apply_thread_policy
 
 CHECKPOINT = "checkpoint.pt"
 MLFLOW_RUN = "mlflow-run.json"
@@ -276,6 +277,15 @@ def model_signature(numeric: list[str], categorical: list[str]):
     return ModelSignature(inputs=Schema(inputs), outputs=Schema([ColSpec(DataType.double, "probability")]))
 
 
+def input_metadata(spec: dict) -> dict[str, Any]:
+    """What serving checks values against (the signature types numbers Any): the columns that take
+    numbers, and the columns that may be null (missing values in train; unknown for a spec without)."""
+    inputs = {"numeric": spec["numeric"]}
+    if "nullable" in spec:
+        inputs["nullable"] = spec["nullable"]
+    return {"mlops_inputs": inputs}
+
+
 def log_model(client, run_id: str, trainer: Trainer, run_dir: str) -> str:
     """Log preprocessing + best network as one pyfunc; returns its model URI."""
     import joblib
@@ -313,6 +323,7 @@ def log_model(client, run_id: str, trainer: Trainer, run_dir: str) -> str:
                 code_paths=[str(code)],
                 input_example=example,
                 signature=model_signature(spec["numeric"], spec["categorical"]),
+                metadata=input_metadata(spec),
                 pip_requirements=[
                     f"mlflow=={mlflow.__version__}",
                     f"torch=={torch.__version__.split('+')[0]}",
@@ -330,6 +341,7 @@ def train(params: TrainParams, settings) -> TrainResult:
     """Train (or resume training) the network and log it to MLflow; returns the run and model URI."""
     from steps.tracking import as_metrics, as_tags, connect, experiment_id, tracking_errors
 
+    apply_thread_policy(settings)  # before torch loads: threads this process may really use
     folder = step_folder(params.run_dir, "train")
     features = step_folder(params.run_dir, "features")
     device = pick_device(params.device)

@@ -77,8 +77,7 @@ def retrain_manifest() -> str:
             "workflowTemplateRef": {"name": TRAINING},
             "arguments": {
                 "parameters": [
-                    {"name": name, "value": f"{{{{inputs.parameters.{name}}}}}"}
-                    for name in RETRAIN_INPUTS
+                    {"name": name, "value": f"{{{{inputs.parameters.{name}}}}}"} for name in RETRAIN_INPUTS
                 ]
             },
         },

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     local_warm_start: bool = Field(
         True, description="local runs fork steps from a process that has imported their libraries"
     )
+    train_threads: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="CPU threads for training and the steps' numeric libraries; "
+        "default: the CPUs the process may use (affinity, cgroup CPU quota)",
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "MLOPS_MLFLOW_TRACKING_URI"),
@@ -129,6 +136,11 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value or None
+
+    @field_validator("train_threads", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("image", "gpu_image")
     @classmethod

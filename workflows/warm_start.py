@@ -13,6 +13,10 @@ Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv
 ends (``code`` as ``subprocess`` gives it: negative for a signal), and says ``{"ready": true}`` once
 its libraries are imported: steps that start before that are exec'd as usual, so the first steps
 never wait for imports they do not need.
+
+The starter never computes: GNU OpenMP has no fork handler, so a child of a process that has run
+a parallel region hangs in its own first one. It sets how OpenMP threads wait before importing
+anything (``steps.threads``), and each step sets its own thread count.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import threading
 import traceback
 from pathlib import Path
 from typing import Any
+
+from steps.threads import prepare_environment
 
 # What the steps import, heaviest last so that the first steps (ingest, validate) wait least.
 PRELOAD = (
@@ -118,6 +124,8 @@ def _run_step(request: dict[str, Any]) -> None:
 
 def serve() -> None:
     """The starter's loop: fork on request, report exits, import the next library when idle."""
+    # OpenMP reads how its threads wait when it loads, here, and every forked step inherits it.
+    prepare_environment()
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever a library prints on import must not corrupt the protocol
     wake_read, wake_write = os.pipe()
