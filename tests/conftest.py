@@ -78,6 +78,25 @@ def stop_mlflow(server: Server, sig: int = 15) -> None:
     server.process.wait(timeout=20)
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_uris_restored() -> Iterator[None]:
+    """A step or CLI command called in-process points MLflow at its store (``tracking.connect``), and
+    MLflow also exports that to the environment: put both back, so that a later test's client and its
+    step subprocesses do not read or write another test's registry."""
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    variables = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = tracking._tracking_uri, registry._registry_uri, {name: os.environ.get(name) for name in variables}
+    yield
+    tracking._tracking_uri, registry._registry_uri, exported = saved
+    for name, value in exported.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory) -> Iterator[Server]:
     """A real ``mlflow server`` on sqlite, on loopback."""
