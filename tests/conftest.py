@@ -233,15 +233,20 @@ def registry(mlflow_server, tmp_path_factory) -> Registry:
     return Registry(mlflow_server.url, env)
 
 
-@pytest.fixture(scope="session")
-def champion_run(registry, sample_data, tmp_path_factory) -> dict:
-    """A first full pass that registers a champion; what other e2e tests start from."""
-    run_dir = tmp_path_factory.mktemp("runs") / "pass1"
-    args = {
+def champion_args(sample_data: Path) -> dict[str, list[str]]:
+    """The flags of the champion's training pass (a rerun with them trains the same weights)."""
+    return {
         "ingest": ["--data-uri", str(sample_data)],
         "train": ["--epochs", "12", "--batch-size", "128", "--patience", "4"],
         "evaluate": ["--min-auc", "0.6"],
     }
+
+
+@pytest.fixture(scope="session")
+def champion_run(registry, sample_data, tmp_path_factory) -> dict:
+    """A first full pass that registers a champion; what other e2e tests start from."""
+    run_dir = tmp_path_factory.mktemp("runs") / "pass1"
+    args = champion_args(sample_data)
     step, done = run_chain(run_dir, registry.env, args)
     assert (step, done.returncode) == ("promote", 0), done.stderr[-3000:]
     return {

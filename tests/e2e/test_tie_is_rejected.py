@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import MODEL, _result, run_chain, run_step
+from tests.conftest import MODEL, _result, champion_args, run_chain, run_step
 
 pytestmark = pytest.mark.e2e
 
@@ -15,11 +15,7 @@ pytestmark = pytest.mark.e2e
 def rerun(champion_run, registry, sample_data, tmp_path_factory) -> dict:
     """The champion's training again: same data, same parameters, same seed."""
     run_dir = tmp_path_factory.mktemp("runs") / "same-again"
-    args = {
-        "ingest": ["--data-uri", str(sample_data)],
-        "train": ["--epochs", "12", "--batch-size", "128", "--patience", "4"],
-        "evaluate": ["--min-auc", "0.6"],
-    }
+    args = champion_args(sample_data)
     step, done = run_chain(run_dir, registry.env, args)
     assert (step, done.returncode) == ("promote", 0), done.stderr[-3000:]
     return {"run_dir": run_dir, "promote": done}
