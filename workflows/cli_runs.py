@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -63,7 +64,8 @@ def run_locally(
     import yaml
 
     from workflows.local import LocalRun, load_record
-    from workflows.progress import Progress, table
+    from workflows.local_stop import SignalStop
+    from workflows.progress import Progress, console, table
     from workflows.settings import load_settings
 
     settings = load_settings()
@@ -79,7 +81,7 @@ def run_locally(
         for name, value in settings.workflow_parameters().items():
             if name in declared and name not in parameters:
                 parameters[name] = value
-    out = Console()
+    out = console()
     with Progress(out) as progress:
         run = LocalRun(
             doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress,
@@ -89,9 +91,22 @@ def run_locally(
             f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",
             highlight=False,
         )
-        record = run.run()
+
+        def say(line: str) -> None:
+            out.print(line, style="bold", highlight=False, markup=False)
+
+        def killed() -> None:  # a second signal: the record as it was left, then the process exits
+            progress.__exit__()
+            out.print(table(run.record))
+            report(out, run.record, settings, workflow)
+
+        # Ctrl-C or SIGTERM stops the run as `argo stop` would; a second one kills it (workflows.local_stop).
+        stopper = SignalStop(run, say, killed)
+        record = stopper()
     out.print(table(record))
-    report(out, record, settings)
+    report(out, record, settings, workflow)
+    if stopper.exit_code() is not None:
+        sys.exit(stopper.exit_code())  # a stopped run ends the command too (`mlops watch` included)
     return record, run.exit_code()
 
 
@@ -129,18 +144,22 @@ def cron_command(
     Console().print(view)
 
 
-def report(out: Console, record, settings) -> None:
-    """Where things are, and what the run decided."""
+def report(out: Console, record: RunRecord, settings, workflow: str = "training") -> None:
+    """Where things are, what the run decided and, when it failed, why and how to resume it."""
+    from workflows.progress import failure_report
+
     summary_path = Path(record.run_dir) / "notify" / "summary.json"
     if summary_path.exists():
         model = json.loads(summary_path.read_text()).get("model", {})
         if model.get("decision"):
             out.print(f"model: {model['decision']} ({model.get('reason', '')})", highlight=False)
         if model.get("version"):
-            out.print(
-                f"registered version {model['version']}; champion is version {model.get('champion_version') or 'none'}",
-                highlight=False,
-            )
+            champion = model.get("champion_version")
+            if champion is not None and str(champion) == str(model["version"]):
+                line = f"registered version {model['version']}: the challenger, promoted to champion"
+            else:
+                line = f"registered version {model['version']} as challenger; champion is version {champion or 'none'}"
+            out.print(line, highlight=False)
         if model.get("deployed_commit"):
             what = "deployed" if model.get("deploy_changed") else "already deployed"
             out.print(
@@ -161,10 +180,19 @@ def report(out: Console, record, settings) -> None:
                 f"{node.name}: started {child} (run record {Path(record.run_dir).parent / child / 'run.json'})",
                 highlight=False,
             )
+    for line in failure_report(record, Path(record.run_dir).parent):
+        out.print(line, highlight=False, markup=False)
     if record.message:
-        out.print(f"[red]{record.message}[/]")
+        out.print(record.message, style="red", highlight=False, markup=False)
     out.print(f"run record: {Path(record.run_dir) / 'run.json'}", highlight=False)
     out.print(
         f"MLflow:     {settings.tracking_uri}  (browse: mlflow ui --backend-store-uri {settings.tracking_uri})",
         highlight=False,
     )
+    if record.phase != "Succeeded":
+        command = f"mlops run {shlex.quote(workflow)} --resume {record.name}"
+        out.print(
+            f"resume:     {command}  (add -p NAME=VALUE to correct a parameter)",
+            highlight=False,
+            markup=False,
+        )

@@ -41,6 +41,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from steps.contract import NOT_RETRIED, BadInput
+from workflows import local_stop
 from workflows.expressions import ExpressionError, evaluate
 from workflows.lint import REFERENCE, task_dependencies
 from workflows.warm_start import StarterGone, WarmProcess, WarmStarter, is_step
@@ -221,10 +222,11 @@ class Node:
     finished_at: str = ""
     reused: bool = False
     children: list[str] = field(default_factory=list)
+    duration_seconds: float = 0.0  # wall time from the first attempt's start to the end, backoffs included
 
     @property
     def duration(self) -> float:
-        return sum(a.duration_seconds for a in self.attempts)
+        return self.duration_seconds or sum(a.duration_seconds for a in self.attempts)
 
 
 @dataclass
@@ -284,6 +286,10 @@ class LocalRun:
         self.stopping = threading.Event()
         self.processes: dict[str, subprocess.Popen] = {}
         self.deadline_hit = False
+        # Stopping early (workflows.local_stop): a step starts and joins self.processes under launch_lock.
+        self.launch_lock = threading.Lock()
+        self.stopped_by_user = self.killed = self.in_exit_handler = False
+        self.child_runs: list[LocalRun] = []
         declared = {
             p["name"]: p.get("value", p.get("default"))
             for p in (self.spec.get("arguments") or {}).get("parameters") or []
@@ -357,12 +363,18 @@ class LocalRun:
             finally:
                 if timer:
                     timer.cancel()
+            local_stop.settle_unstarted(self, tasks, graph)
             self.record.phase = self.assess(tasks, graph)
             if self.deadline_hit:
                 self.record.phase, self.record.message = "Failed", WORKFLOW_DEADLINE_MESSAGE
+            with self.lock:
+                self.in_exit_handler = True
+                if self.stopped_by_user:  # as Argo's shutdown: the DAG fails, whatever its tasks did
+                    self.record.phase, self.record.message = "Failed", local_stop.STOP_MESSAGE
             self.run_exit_handler()
-        self.record.finished_at = now_iso()
-        self.save()
+        with self.lock:
+            self.record.finished_at = now_iso()
+            self.save()
         return self.record
 
     @contextlib.contextmanager
@@ -530,6 +542,10 @@ class LocalRun:
         except ExpressionError as exc:
             self.finish(node, "Error", str(exc))
             return
+        if self.stopping.is_set() and self.stopped_by_user and not self.in_exit_handler:
+            # Scheduled as the stop came: never started, as Argo creates no pod once shut down.
+            self.finish(node, "Failed", local_stop.NODE_NOT_STARTED)
+            return
         node.started_at = now_iso()
         strategy = template.get("retryStrategy") or {}
         limit = int(substitute(str(strategy.get("limit", 0)), inputs)) if strategy else 0
@@ -539,7 +555,7 @@ class LocalRun:
             attempt, outputs = self.attempt(node, template, {**inputs, "retries": str(number)}, number)
             if attempt.phase == "Succeeded":
                 node.outputs = outputs
-                self.finish(node, "Succeeded", "")
+                self.finish(node, "Succeeded", "", first_start)
                 return
             with self.lock:
                 self.save()
@@ -552,11 +568,13 @@ class LocalRun:
                 break
             if self.stopping.wait(wait_for):
                 break
-        self.finish(node, node.attempts[-1].phase, node.attempts[-1].message)
+        self.finish(node, node.attempts[-1].phase, node.attempts[-1].message, first_start)
 
-    def finish(self, node: Node, phase: str, message: str) -> None:
+    def finish(self, node: Node, phase: str, message: str, started: float | None = None) -> None:
         with self.lock:
             node.phase, node.message, node.finished_at = phase, message, now_iso()
+            if started is not None:
+                node.duration_seconds = round(time.monotonic() - started, 3)
             self.save()
 
     def resolve_inputs(self, task: dict, template: dict, scope: dict[str, str]) -> dict[str, str]:
@@ -635,15 +653,20 @@ class LocalRun:
         deadline = template.get("activeDeadlineSeconds")
         started = time.monotonic()
         with log_path.open("wb") as log:
-            try:
-                process = self.launch(command, log, env, container.get("workingDir") or None)
-                attempt.warm = isinstance(process, WarmProcess)
-            except OSError as exc:
-                return self._ended(attempt, "Error", None, f"could not start {command[:1]}: {exc}")
-            attempt.pid = process.pid
-            with self.lock:
-                self.processes[name] = process
-                self.save()
+            with self.launch_lock:
+                try:
+                    if self.killed:
+                        raise OSError("the run was killed")
+                    process = self.launch(command, log, env, container.get("workingDir") or None)
+                    attempt.warm = isinstance(process, WarmProcess)
+                except OSError as exc:
+                    return self._ended(attempt, "Error", None, f"could not start {command[:1]}: {exc}")
+                attempt.pid = process.pid
+                with self.lock:
+                    self.processes[name] = process
+                    self.save()
+                    if self.stopping.is_set():
+                        local_stop.started_while_stopping(self, process)
             try:
                 code = process.wait(timeout=float(substitute(str(deadline), scope)) if deadline else None)
                 message = ""
@@ -656,10 +679,14 @@ class LocalRun:
             finally:
                 with self.lock:
                     self.processes.pop(name, None)
+                local_stop.end_group(process.pid)  # what the step left running ends with it, as in a pod
         attempt.duration_seconds = round(time.monotonic() - started, 3)
         if self.stopping.is_set() and code != 0:
             return self._ended(
-                attempt, "Failed", code, WORKFLOW_DEADLINE_MESSAGE if self.deadline_hit else "stopped"
+                attempt,
+                "Failed",
+                code if code >= 0 else 128 - code,
+                WORKFLOW_DEADLINE_MESSAGE if self.deadline_hit else local_stop.NODE_STOPPED,
             )
         if message:
             return self._ended(attempt, "Failed", code, message)
@@ -723,9 +750,15 @@ class LocalRun:
             return self._ended(attempt, "Failed", None, f"could not create the child workflow: {exc}")
         with self.lock:
             node.children.append(child.record.name)
+            self.child_runs.append(child)
             self.save()
+            stop_child = self.stopped_by_user and not self.in_exit_handler
+        if stop_child:  # outside this run's lock: request_stop takes the child's
+            local_stop.request_stop(child)
         record = child.run()
         attempt.duration_seconds = round(time.monotonic() - started, 3)
+        if self.stopped_by_user and record.phase != "Succeeded":
+            return self._ended(attempt, "Failed", None, local_stop.NODE_STOPPED)
         outputs = {}
         for parameter in (template.get("outputs") or {}).get("parameters") or []:
             path = (parameter.get("valueFrom") or {}).get("jsonPath", "")
@@ -762,11 +795,7 @@ class LocalRun:
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:  # a forked step killed before it made its own group
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
+        local_stop.kill_process(process)
 
     def workflow_deadline(self) -> None:
         with self.lock:

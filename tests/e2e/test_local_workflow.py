@@ -60,6 +60,7 @@ def test_run_registers_a_champion_then_a_challenger_with_the_reason(local):
     assert "model: promote (test AUC" in first.stdout and "no champion yet" in first.stdout
     assert champion(local) == "1"
     assert "deployed: commit " in first.stdout
+    assert "registered version 1: the challenger, promoted to champion" in first.stdout
     log = subprocess.run(
         ["git", "--git-dir", f"{local['MLOPS_STORAGE_ROOT']}/gitops.git", "log", "--format=%s"],
         capture_output=True,
@@ -70,7 +71,7 @@ def test_run_registers_a_champion_then_a_challenger_with_the_reason(local):
     second = mlops(local, "run", "training", *FAST, "-p", "min-delta=0.05")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "model: reject (test AUC" in second.stdout and "+ min-delta 0.0500" in second.stdout
-    assert "registered version 2; champion is version 1" in second.stdout
+    assert "registered version 2 as challenger; champion is version 1" in second.stdout
     nodes = record(local, second.stdout)["nodes"]
     assert nodes["promote"]["phase"] == "Skipped" and nodes["register"]["phase"] == "Succeeded"
     # Warm starts on by default: once the starter had its libraries, the steps were forked from it.

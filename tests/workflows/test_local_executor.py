@@ -183,6 +183,45 @@ def test_a_failed_task_fails_the_dag_through_its_leaves(tmp_path):
     )
     assert local.record.phase == "Failed"
     assert local.record.nodes["b"].attempts == []
+    assert (local.record.nodes["b"].phase, local.record.nodes["b"].message) == (
+        "Omitted",
+        "omitted: depends condition not met",  # Argo's dag.go, for a task whose depends cannot be met
+    )
+
+
+def test_tasks_fail_fast_left_unstarted_are_omitted_not_pending(tmp_path):
+    tasks = [
+        {"name": "a", "template": "fail"},
+        {"name": "b", "template": "ok"},  # a second root: one slot, so it waits for a, which fails
+        {"name": "c", "template": "ok", "depends": "b"},
+    ]
+    doc = workflow(tasks, [container("fail", "import sys; sys.exit(2)"), container("ok", "pass")])
+    local = run(tmp_path, doc, parallelism=1)
+    nodes = local.record.nodes
+    assert {name: node.phase for name, node in nodes.items()} == {
+        "a": "Failed",
+        "b": "Omitted",
+        "c": "Omitted",
+    }
+    assert nodes["b"].message == "omitted: not started after a failure (failFast)"
+    assert nodes["c"].message == "omitted: depends condition not met"
+    assert nodes["b"].attempts == [] and nodes["c"].attempts == []
+    assert local.record.phase == "Failed"
+
+
+def test_a_retried_task_lasts_its_wall_time_backoffs_included(tmp_path):
+    retry = {"limit": 2, "retryPolicy": "Always", "backoff": {"duration": "1s", "factor": 2}}
+    local = run(
+        tmp_path,
+        workflow([{"name": "a", "template": "a"}], [container("a", counter(tmp_path, 3), retry=retry)]),
+    )
+    node = local.record.nodes["a"]
+    attempts = sum(a.duration_seconds for a in node.attempts)
+    assert len(node.attempts) == 3 and node.duration >= attempts + 3.0  # two backoffs: 1 s and 2 s
+    assert (
+        json.loads((Path(local.record.run_dir) / "run.json").read_text())["nodes"]["a"]["duration_seconds"]
+        == node.duration
+    )
 
 
 def _gone(pid: int) -> bool:
