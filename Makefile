@@ -24,17 +24,14 @@ $(STAMP): pyproject.toml constraints.txt
 $(DATA): | venv
 	$(BIN)/mlops data generate $(DATA) --rows $(ROWS) --seed 7
 
-run: venv | $(DATA) ## compile, lint and run the training workflow on this machine (MLflow on sqlite under .mlops/)
-	$(BIN)/mlops compile
-	$(BIN)/mlops lint
+run: venv | $(DATA) ## compile (into the run folder), lint and run the training workflow on this machine (MLflow on sqlite under .mlops/)
 	$(BIN)/mlops run training -p data-uri=$(DATA) $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p)))
 
 drift-demo: venv | $(DATA) ## generate drifted data and run the drift workflow on it (retrains when drifted)
 	$(BIN)/mlops data generate data/incoming-drifted --rows 20000 --seed 11 --drift 1.0 --start 2026-04-01 --overwrite
-	$(BIN)/mlops compile
 	$(BIN)/mlops drift --current-uri data/incoming-drifted -p drift-share=0.3
 
-compile: venv ## render the Hera workflows to manifests/*.yaml and lint them
+compile: venv ## render the Hera workflows to manifests/*.yaml from cluster.env (not this shell's variables) and lint them
 	$(BIN)/mlops compile
 	$(BIN)/mlops lint
 
@@ -46,8 +43,9 @@ apply: venv ## create or update the WorkflowTemplates, CronWorkflows, EventSourc
 	$(BIN)/mlops lint
 	$(BIN)/mlops apply
 
-IMAGE ?= $(shell $(BIN)/python -c "from workflows.settings import Settings; print(Settings().image)" 2>/dev/null)
-GPU_IMAGE ?= $(shell $(BIN)/python -c "from workflows.settings import Settings; print(Settings().gpu_image)" 2>/dev/null)
+# The tags the committed manifests pin: from cluster.env, as `mlops compile` reads them.
+IMAGE ?= $(shell $(BIN)/python -c "from workflows.compile import cluster_settings; print(cluster_settings().image)" 2>/dev/null)
+GPU_IMAGE ?= $(shell $(BIN)/python -c "from workflows.compile import cluster_settings; print(cluster_settings().gpu_image)" 2>/dev/null)
 
 images: venv ## build the CPU and GPU step images with the tags the manifests pin (needs Docker)
 	docker build -f images/Dockerfile -t $(IMAGE) .

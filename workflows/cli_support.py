@@ -6,11 +6,14 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from steps.contract import BadInput, StepError
+
+if TYPE_CHECKING:
+    from workflows.settings import Settings
 
 err = Console(stderr=True)
 
@@ -59,3 +62,26 @@ def load_template(name: str) -> dict:
     import yaml
 
     return yaml.safe_load(manifest_path(name).read_text())
+
+
+def local_document(workflow: str, settings: Settings) -> dict:
+    """What a local run executes: one of the project's workflows compiled with this machine's
+    settings (manifests/ holds the cluster's, from cluster.env), else the named manifest file."""
+    from workflows import yaml_io
+    from workflows.compile import pipeline_document, pipelines
+    from workflows.lint import lint_documents
+
+    if workflow not in pipelines():
+        return load_template(workflow)
+    document = pipeline_document(workflow, settings)
+    # `make run` used to lint what it compiled; the local copy is linted as the committed one is.
+    problems = lint_documents(f"{workflow} (compiled for this machine)", yaml_io.dump(document))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BadInput(f"{problems[0]}{more}")
+    return document
+
+
+def local_templates(settings: Settings) -> Callable[[str], dict]:
+    """How a local run finds the WorkflowTemplates its tasks start (drift's retrain: training)."""
+    return lambda name: local_document(name, settings)

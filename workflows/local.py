@@ -41,7 +41,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from steps.contract import NOT_RETRIED, BadInput
-from workflows import local_stop
+from workflows import local_stop, yaml_io
 from workflows.expressions import ExpressionError, evaluate
 from workflows.lint import REFERENCE, task_dependencies
 from workflows.warm_start import StarterGone, WarmProcess, WarmStarter, is_step
@@ -50,6 +50,7 @@ DONE = {"Succeeded", "Failed", "Error", "Skipped", "Omitted"}
 FAILED = {"Failed", "Error"}
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 WORKFLOW_DEADLINE_MESSAGE = "Max duration limit exceeded"
+WORKFLOW_FILE = "workflow.yaml"  # in the run folder: the workflow this run executes
 # Fields the executor implements, by where they appear; "~" marks fields accepted but only meaningful on a cluster.
 SUPPORTED = {
     "document": {"apiVersion", "kind", "metadata", "spec"},
@@ -350,6 +351,7 @@ class LocalRun:
             else:
                 node.reused = True
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.keep_workflow()
         self.record.started_at = self.record.started_at or now_iso()
         with self.mutexes(), self.step_starter():
             self.save()
@@ -376,6 +378,15 @@ class LocalRun:
             self.record.finished_at = now_iso()
             self.save()
         return self.record
+
+    def keep_workflow(self) -> None:
+        """The workflow as this run executes it, beside its record (as Argo keeps a Workflow's spec);
+        a resumed run reads it back, so it resumes what it ran."""
+        path = self.run_dir / WORKFLOW_FILE
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            partial.write_text(yaml_io.dump(self.doc))
+            partial.replace(path)  # whole or absent
 
     @contextlib.contextmanager
     def step_starter(self) -> Iterator[None]:

@@ -235,18 +235,51 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
+class _FileOnlySettings(Settings):
+    """Settings read from an env file alone: this shell's variables are not consulted."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # fmt: skip
+        return init_settings, dotenv_settings
+
+
+def env_file_settings(path: Path) -> Settings:
+    """The settings a ``KEY=value`` file gives (``cluster.env``); an unknown key or a bad value fails, named."""
+    from dotenv import dotenv_values
+
+    from steps.contract import BadSetting
+
+    known = {env_name(field) for field in Settings.model_fields} | {
+        str(choice) for info in Settings.model_fields.values() if isinstance(info.validation_alias, AliasChoices)
+        for choice in info.validation_alias.choices
+    }  # fmt: skip
+    values = dotenv_values(path) if path.exists() else {}
+    for key in values:
+        if key not in known:
+            raise BadSetting(
+                f"{path.name}: {key} is not a setting (`mlops settings` lists them); remove or rename it"
+            )
+    try:
+        return _FileOnlySettings(_env_file=path if path.exists() else None)
+    except (ValidationError, SettingsError) as exc:
+        raise BadSetting(f"{path.name}: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError | SettingsError) -> str:
+    """``setting NAME: what is wrong`` for the first problem pydantic found."""
+    if isinstance(exc, SettingsError):  # a value that is not valid JSON for a list or dict field
+        found = re.search(r'field "(\w+)"', str(exc))
+        return f"setting {env_name(found.group(1)) if found else 'MLOPS_*'}: not valid JSON for this field"
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "settings"
+    return f"setting {env_name(field) if field in Settings.model_fields else field}: {first['msg']}"
+
+
 def load_settings() -> Settings:
     """Build the settings at an entry point; a bad variable fails here, named."""
     from steps.contract import BadSetting
 
     try:
         return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "settings"
-        name = env_name(field) if field in Settings.model_fields else field
-        raise BadSetting(f"setting {name}: {first['msg']}") from None
-    except SettingsError as exc:  # a value that is not valid JSON for a list or dict field
-        found = re.search(r'field "(\w+)"', str(exc))
-        name = env_name(found.group(1)) if found else "MLOPS_*"
-        raise BadSetting(f"setting {name}: not valid JSON for this field") from None
+    except (ValidationError, SettingsError) as exc:
+        raise BadSetting(_first_problem(exc)) from None
