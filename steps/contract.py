@@ -124,13 +124,20 @@ def parse_params(params_type: type[P], argv: list[str], prog: str) -> P:
     """Parse ``--flag value`` pairs into the params model; pydantic does the typing."""
     parser = argparse.ArgumentParser(prog=prog, description=params_type.__doc__)
     for name, info in params_type.model_fields.items():
-        default = info.default if info.default is not None else "unset"
+        # A required field has no default to show (pydantic's is the PydanticUndefined sentinel);
+        # pydantic, not argparse, refuses it missing, so the message names the flag the contract's way.
+        if info.is_required():
+            shown_default = "required"
+        elif info.default_factory is not None:
+            shown_default = f"default: {info.get_default(call_default_factory=True) or 'none'}"
+        else:
+            shown_default = f"default: {info.default if info.default is not None else 'unset'}"
         parser.add_argument(
             flag(name),
             dest=name,
             default=None,
             metavar=name.upper(),
-            help=f"{info.description or ''} (default: {default})".strip(),
+            help=f"{info.description or ''} ({shown_default})".strip(),
         )
     try:
         namespace, unknown = parser.parse_known_args(argv)

@@ -26,7 +26,7 @@ from steps import storage
 from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, step_folder
 from steps.drift_columns import column_verdicts
 from steps.ingest import fingerprint, read_dataset
-from steps.load_current import window
+from steps.load_current import current_data_uri, window
 from steps.schema import compare_columns, input_columns
 from steps.threads import apply_thread_policy
 
@@ -39,7 +39,9 @@ REPORT_ROWS = 20_000
 class DriftParams(StepParams):
     """Compare current data with the champion's training data (Evidently's data drift preset)."""
 
-    current_uri: str = Field(..., description="the new data: a folder, file or s3:// prefix")
+    current_uri: str | None = Field(
+        None, description="the new data: a folder, file or s3:// prefix; default MLOPS_DRIFT_CURRENT_URI"
+    )
     model_name: str | None = Field(None, description="default MLOPS_MODEL_NAME")
     alias: str = Field("champion", description="whose training data is the reference")
     drift_share: float = Field(
@@ -114,6 +116,7 @@ def check_columns(name: str, version, params: DriftParams, features, current, re
 
 def drift(params: DriftParams, settings) -> DriftResult:
     """Evidently's drift verdict for the current data against the champion's training data."""
+    params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
     apply_thread_policy(settings)  # before torch loads: threads this process may really use
     import mlflow.pyfunc
     from mlflow.exceptions import MlflowException

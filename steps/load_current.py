@@ -21,7 +21,9 @@ TIME_COLUMN = "event_time"
 class LoadCurrentParams(StepParams):
     """Snapshot the current data (a prefix, or a time window of it) into the run folder."""
 
-    current_uri: str = Field(..., description="the new data: a folder, file or s3:// prefix")
+    current_uri: str | None = Field(
+        None, description="the new data: a folder, file or s3:// prefix; default MLOPS_DRIFT_CURRENT_URI"
+    )
     since: str = Field("", description="only rows with event_time >= this (ISO); empty: no bound")
     until: str = Field("", description="only rows with event_time < this (ISO); empty: no bound")
 
@@ -37,6 +39,11 @@ def _bound(value: str, flag: str) -> pd.Timestamp:
     except ValueError:
         raise BadInput(f"parameter {flag}: not an ISO date or time (got {value!r})") from None
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
+
+def current_data_uri(given: str | None, settings) -> str:
+    """The current data's URI: the one given, else the setting a scheduled drift check uses."""
+    return given or settings.drift_current_uri
 
 
 def window(frame: pd.DataFrame, current_uri: str, since: str, until: str) -> pd.DataFrame:
@@ -58,6 +65,7 @@ def window(frame: pd.DataFrame, current_uri: str, since: str, until: str) -> pd.
 
 def load_current(params: LoadCurrentParams, settings) -> LoadCurrentResult:
     """Write the current window to ``load-current/current.parquet``."""
+    params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
     storage.check_data_uri(params.current_uri, settings.allowed_data_prefixes, "current-uri")
     frame, files = read_dataset(params.current_uri, keep_text={TIME_COLUMN})
     frame = window(frame, params.current_uri, params.since, params.until)

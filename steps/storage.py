@@ -57,7 +57,15 @@ def check_data_uri(uri: str, allowed_prefixes: list[str], what: str = "data-uri"
         raise BadInput(f"{what} {uri!r}: holds a control character")
     for form in (uri, unquote(uri)):
         if ".." in form.replace("\\", "/").split("/"):
-            raise BadInput(f"{what} {uri!r}: '..' would leave the data prefix")
+            # Refused always, prefixes or not: an event's key must not climb out of its prefix.
+            fix = (
+                "give the key without them"
+                if is_s3(uri)
+                else f"give the path without them: {Path(uri).resolve()}"
+            )
+            raise BadInput(
+                f"{what} {uri!r}: '..' segments are refused in a data URI (it may come from an untrusted event); {fix}"
+            )
     if allowed_prefixes and not any(_under(uri, prefix) for prefix in allowed_prefixes):
         raise BadInput(f"{what} {uri!r}: outside the allowed data prefixes ({', '.join(allowed_prefixes)})")
     return uri

@@ -9,16 +9,19 @@ from typing import Annotated
 
 import typer
 
-from steps.contract import BadInput
+from steps.contract import EXIT_BAD_INPUT, BadInput
 from workflows import cli_cluster, cli_registry, cli_runs
 from workflows.cli_support import contract_errors, err
 
+# -h as well as --help, for the app and, inherited through click's context, every subcommand.
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="mlops",
     help="Train, validate, register, deploy and watch models on Argo Workflows, or on this machine.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP,
 )
 data_app = typer.Typer(help="Sample and user datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -55,14 +58,14 @@ def data_generate(
 def compile_command(
     out: Annotated[Path | None, typer.Option(help="root to write manifests/ and deploy/ under")] = None,
 ) -> None:
-    """Render every manifest: workflows to manifests/, serving, ArgoCD and RBAC to deploy/.
+    """Render every manifest from cluster.env (not this shell's variables): workflows to manifests/,
+    serving, ArgoCD and RBAC to deploy/.
 
     Example: mlops compile && git diff manifests/ deploy/
     """
-    from workflows.compile import ROOT, compile_manifests
-    from workflows.settings import load_settings
+    from workflows.compile import ROOT, cluster_settings, compile_manifests
 
-    for path in compile_manifests(load_settings(), out or ROOT):
+    for path in compile_manifests(cluster_settings(), out or ROOT):
         err.print(f"wrote {path}", highlight=False)
 
 
@@ -89,22 +92,23 @@ def lint_command(
         print(problem)
     if problems:
         err.print(f"[red]{len(problems)} problem(s)[/]")
-        sys.exit(1)
+        sys.exit(EXIT_BAD_INPUT)  # the manifests are bad input; exit 1 is reserved for bugs
     err.print("lint: no problems", highlight=False)
 
 
 @app.command("settings")
 @contract_errors
 def show_settings() -> None:
-    """Print the effective settings (from MLOPS_* and standard variables) as JSON.
+    """Print the effective settings as JSON, each under the environment variable that sets it.
 
     Example: MLOPS_STORAGE_ROOT=/tmp/m mlops settings
     """
-    from workflows.settings import load_settings
+    from workflows.settings import env_name, load_settings
 
     settings = load_settings()
-    shown = settings.model_dump(mode="json")
-    shown["tracking_uri"] = settings.tracking_uri
+    # Keyed by variable: what a user sets, not the Python field it lands in.
+    shown = {env_name(field): value for field, value in settings.model_dump(mode="json").items()}
+    shown[env_name("mlflow_tracking_uri")] = settings.tracking_uri  # the effective one, default included
     print(json.dumps(shown, indent=2))
 
 

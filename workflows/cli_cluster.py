@@ -124,7 +124,8 @@ def retry_command(
     from workflows.cluster import ArgoServer
     from workflows.settings import load_settings
 
-    server = ArgoServer(load_settings())
+    # No --via: the Kubernetes API cannot reset a run's failed nodes, only the Argo Server can.
+    server = ArgoServer(load_settings(), needed_for="mlops retry")
     if server.retry(run) is None:
         raise BadInput(f"run {run!r}: not found in namespace {server.namespace}")
     _say(f"retrying {run} from its failed steps")

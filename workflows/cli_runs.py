@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from steps.contract import BadInput
-from workflows.cli_support import contract_errors, load_template, manifest_path, parse_parameters
+from workflows.cli_support import contract_errors, local_document, local_templates, parse_parameters
 
 if TYPE_CHECKING:
     from workflows.local import RunRecord
@@ -63,29 +63,33 @@ def run_locally(
     """Run a compiled workflow on the local executor, showing progress; (its record, exit code)."""
     import yaml
 
-    from workflows.local import LocalRun, load_record
+    from workflows.local import WORKFLOW_FILE, LocalRun, load_record
     from workflows.local_stop import SignalStop
+    from workflows.parameter_check import check_parameters
     from workflows.progress import Progress, console, table
     from workflows.settings import load_settings
 
     settings = load_settings()
-    doc = yaml.safe_load(manifest_path(workflow).read_text())
     previous = None
     if resume:
         previous = load_record(Path(settings.runs_root) / resume)
         if previous.phase == "Succeeded":
             raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
+        kept = Path(previous.run_dir) / WORKFLOW_FILE  # resume what ran, whatever changed since
+        doc = yaml.safe_load(kept.read_text()) if kept.exists() else local_document(workflow, settings)
     else:
+        doc = local_document(workflow, settings)
         declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
         # Where data, runs and models are is a setting of this machine, not of the compiled file.
         for name, value in settings.workflow_parameters().items():
             if name in declared and name not in parameters:
                 parameters[name] = value
+    check_parameters(doc, parameters)  # `-p epochs=abc` refused now, not when train starts
     out = console()
     with Progress(out) as progress:
         run = LocalRun(
             doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress,
-            load_template=load_template, warm_start=settings.local_warm_start,
+            load_template=local_templates(settings), warm_start=settings.local_warm_start,
         )  # fmt: skip
         out.print(
             f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",
@@ -115,84 +119,137 @@ def cron_command(
     action: Annotated[str, typer.Argument(help="list")] = "list",
     count: Annotated[int, typer.Option(help="next run times to show")] = 3,
 ) -> None:
-    """Show each CronWorkflow's schedule, timezone, template and next run times.
+    """Show each CronWorkflow's schedule, timezone, template and next run times, from the settings
+    the cluster's CronWorkflows are compiled from (cluster.env).
 
     Example: mlops cron list
     """
+    import os
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    import yaml
     from croniter import croniter
     from rich.table import Table
 
-    from workflows.compile import MANIFESTS_DIR
+    from cron.schedules import schedules
+    from workflows import compile as compiled
+    from workflows.settings import env_name
 
     if action != "list":
         raise BadInput(f"cron {action!r}: the only action is 'list'")
-    view = Table(title="CronWorkflows", title_justify="left")
+    # The settings, not manifests/ (which may be stale); the cluster's, as `mlops compile` reads them.
+    settings = compiled.cluster_settings(compiled.CLUSTER_ENV)
+    variables = [env_name(f) for f in ("retrain_schedule", "drift_schedule", "schedule_timezone")]
+    view = Table(
+        title=f"CronWorkflows, from settings {', '.join(variables)} in {compiled.CLUSTER_ENV.name}",
+        title_justify="left",
+    )
     for column in ("name", "schedule", "timezone", "template", "next runs"):
         view.add_column(column)
-    for path in sorted(MANIFESTS_DIR.glob("cron-*.yaml")):
-        spec = yaml.safe_load(path.read_text())
-        zone = ZoneInfo(spec["spec"].get("timezone", "UTC"))
-        for schedule in spec["spec"]["schedules"]:
+    for name, cron in schedules(settings).items():
+        zone = ZoneInfo(cron.timezone or "UTC")
+        for schedule in cron.schedules or []:
             times = croniter(schedule, datetime.now(zone))
             upcoming = ", ".join(times.get_next(datetime).strftime("%a %Y-%m-%d %H:%M") for _ in range(count))
-            template = spec["spec"]["workflowSpec"]["workflowTemplateRef"]["name"]
-            view.add_row(spec["metadata"]["name"], schedule, str(zone), template, upcoming)
-    Console().print(view)
+            view.add_row(name, schedule, str(zone), cron.workflow_template_ref.name, upcoming)
+    out = Console()
+    out.print(view)
+    for variable, field in zip(
+        variables, ("retrain_schedule", "drift_schedule", "schedule_timezone"), strict=True
+    ):
+        shell = os.environ.get(variable)
+        if shell is not None and shell != getattr(settings, field):
+            out.print(
+                f"note: this shell's {variable}={shell!r} is not used; set it in {compiled.CLUSTER_ENV.name}, "
+                "then mlops compile and mlops apply",
+                highlight=False,
+                markup=False,
+            )
+
+
+def model_lines(model: dict, settings) -> list[str]:
+    """What a run decided about its model, from its notify summary: decision, version, deployment."""
+    lines = []
+    if model.get("decision"):
+        lines.append(f"model: {model['decision']} ({model.get('reason', '')})")
+    if model.get("version"):
+        champion = model.get("champion_version")
+        if champion is not None and str(champion) == str(model["version"]):
+            lines.append(f"registered version {model['version']}: the challenger, promoted to champion")
+        else:
+            lines.append(
+                f"registered version {model['version']} as challenger; champion is version {champion or 'none'}"
+            )
+    if model.get("deployed_commit"):
+        what = "deployed" if model.get("deploy_changed") else "already deployed"
+        lines.append(f"{what}: commit {model['deployed_commit'][:12]} in {settings.gitops_url}")
+    return lines
+
+
+def child_lines(runs_root: Path, child: str, settings) -> list[str]:
+    """A run started by this one (drift's retrain): how it ended and what it decided, from its own
+    record and notify summary; nothing when it left neither."""
+    record_path, summary_path = runs_root / child / "run.json", runs_root / child / "notify" / "summary.json"
+    lines = []
+    if record_path.exists():
+        lines.append(f"{child}: {json.loads(record_path.read_text()).get('phase', 'unknown')}")
+    if summary_path.exists():
+        model = json.loads(summary_path.read_text()).get("model") or {}
+        lines += [f"{child}: {line}" for line in model_lines(model, settings)]
+    return lines
+
+
+def venv_command(name: str) -> str:
+    """A console script of this interpreter's venv as a shell can run it: ``make run`` never puts the
+    venv on PATH, so a bare ``mlflow`` or ``mlops`` is "command not found" there and in a fresh shell."""
+    script = Path(sys.executable).parent / name
+    if not script.exists():
+        return name
+    if script.is_relative_to(Path.cwd()):
+        return str(script.relative_to(Path.cwd()))  # .venv/bin/mlflow after `make run`
+    return str(script)
+
+
+def mlflow_ui_command(tracking_uri: str) -> str:
+    """``mlflow ui`` on this tracking store, one line to copy and run, the URI quoted for the shell."""
+    return shlex.join([venv_command("mlflow"), "ui", "--backend-store-uri", tracking_uri])
 
 
 def report(out: Console, record: RunRecord, settings, workflow: str = "training") -> None:
     """Where things are, what the run decided and, when it failed, why and how to resume it."""
     from workflows.progress import failure_report
 
+    def say(line: str) -> None:
+        out.print(line, highlight=False, markup=False, soft_wrap=True)  # soft: a long path stays one line
+
     summary_path = Path(record.run_dir) / "notify" / "summary.json"
     if summary_path.exists():
-        model = json.loads(summary_path.read_text()).get("model", {})
-        if model.get("decision"):
-            out.print(f"model: {model['decision']} ({model.get('reason', '')})", highlight=False)
-        if model.get("version"):
-            champion = model.get("champion_version")
-            if champion is not None and str(champion) == str(model["version"]):
-                line = f"registered version {model['version']}: the challenger, promoted to champion"
-            else:
-                line = f"registered version {model['version']} as challenger; champion is version {champion or 'none'}"
-            out.print(line, highlight=False)
-        if model.get("deployed_commit"):
-            what = "deployed" if model.get("deploy_changed") else "already deployed"
-            out.print(
-                f"{what}: commit {model['deployed_commit'][:12]} in {settings.gitops_url}", highlight=False
-            )
-        drift = json.loads(summary_path.read_text()).get("drift") or {}
+        summary = json.loads(summary_path.read_text())
+        for line in model_lines(summary.get("model") or {}, settings):
+            say(line)
+        drift = summary.get("drift") or {}
         if drift:
             columns = ", ".join(drift.get("drifted_columns") or []) or "none"
             verdict = "DRIFT" if drift.get("drifted") else "no drift"
-            out.print(
-                f"drift: {verdict} (share {drift.get('drift_share')}; top columns: {columns})",
-                highlight=False,
-            )
-            out.print(f"drift report: {drift.get('report_uri')}", highlight=False)
+            say(f"drift: {verdict} (share {drift.get('drift_share')}; top columns: {columns})")
+            say(f"drift report: {drift.get('report_uri')}")
+    runs_root = Path(record.run_dir).parent
     for node in record.nodes.values():
         for child in node.children:
-            out.print(
-                f"{node.name}: started {child} (run record {Path(record.run_dir).parent / child / 'run.json'})",
-                highlight=False,
-            )
+            say(f"{node.name}: started {child} (run record {runs_root / child / 'run.json'})")
+            # Not just "started": what the retrain decided is what a drift run is for.
+            for line in child_lines(runs_root, child, settings):
+                say(f"  {line}")
     for line in failure_report(record, Path(record.run_dir).parent):
         out.print(line, highlight=False, markup=False)
     if record.message:
         out.print(record.message, style="red", highlight=False, markup=False)
-    out.print(f"run record: {Path(record.run_dir) / 'run.json'}", highlight=False)
-    out.print(
-        f"MLflow:     {settings.tracking_uri}  (browse: mlflow ui --backend-store-uri {settings.tracking_uri})",
-        highlight=False,
-    )
+    say(f"run record: {Path(record.run_dir) / 'run.json'}")
+    if settings.tracking_uri.startswith(("http://", "https://")):
+        say(f"MLflow:     {settings.tracking_uri}")
+    else:
+        say(f"MLflow:     {settings.tracking_uri}; to browse it, run:")
+        say(f"  {mlflow_ui_command(settings.tracking_uri)}")
     if record.phase != "Succeeded":
-        command = f"mlops run {shlex.quote(workflow)} --resume {record.name}"
-        out.print(
-            f"resume:     {command}  (add -p NAME=VALUE to correct a parameter)",
-            highlight=False,
-            markup=False,
-        )
+        command = shlex.join([venv_command("mlops"), "run", workflow, "--resume", record.name])
+        say(f"resume:     {command}  (add -p NAME=VALUE to correct a parameter)")

@@ -36,11 +36,13 @@ class ArgoServer:
 
     via = "argo"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, needed_for: str | None = None) -> None:
+        """``needed_for``: what only the Argo Server does (``retry``); else the Kubernetes API is the way round."""
         from hera.workflows.service import WorkflowsService
 
         if not settings.argo_url:
-            raise BadSetting("setting ARGO_SERVER: not set (host:port of the Argo Server), or use --via kube")
+            other = f"; {needed_for} needs it" if needed_for else ", or use --via kube"
+            raise BadSetting(f"setting ARGO_SERVER: not set (host:port of the Argo Server){other}")
         self.url = settings.argo_url
         self.namespace = settings.namespace
         token = settings.argo_token.get_secret_value() if settings.argo_token else None

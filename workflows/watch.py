@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,23 @@ class Ledger:
         )
 
 
-def new_objects(source: str) -> list[tuple[str, str]]:
-    """The data files under ``source`` now, with their versions."""
-    if not storage.is_s3(source) and not Path(source).is_dir():
+def new_objects(source: str) -> tuple[list[tuple[str, str]], list[tuple[str, float]]]:
+    """The data files under ``source`` now, with their versions; and the local files changed too
+    recently to read yet, each with the time (epoch seconds) from which a poll takes it."""
+    if storage.is_s3(source):
+        return storage.list_versions(source), []
+    if not Path(source).is_dir():
         raise BadInput(f"{source}: not a folder (watch a folder or an s3:// prefix)")
-    settled = None if storage.is_s3(source) else time.time() - SETTLE_SECONDS
-    return storage.list_versions(source, settled_before=settled)
+    settled = storage.list_versions(source, settled_before=time.time() - SETTLE_SECONDS)
+    ready = set(settled)
+    waiting = []
+    for uri, version in storage.list_versions(source):
+        if (uri, version) not in ready:
+            try:
+                waiting.append((uri, Path(uri).stat().st_mtime + SETTLE_SECONDS))
+            except OSError:  # gone since it was listed: nothing to wait for
+                continue
+    return settled, waiting
 
 
 def poll(
@@ -79,7 +91,12 @@ def poll(
 ) -> list[str]:
     """Claim each unclaimed object and start its run; returns the runs started."""
     started = []
-    for uri, version in new_objects(source):
+    ready, waiting = new_objects(source)
+    for uri, settles_at in waiting:
+        # Said, not skipped silently: with --once the user must know to poll again.
+        at = datetime.fromtimestamp(settles_at).strftime("%H:%M:%S")
+        say(f"not yet: {uri} changed in the last {SETTLE_SECONDS:g} s; a poll from {at} on picks it up")
+    for uri, version in ready:
         if not ledger.claim(uri, version):
             continue
         try:

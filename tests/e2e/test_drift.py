@@ -34,6 +34,18 @@ def test_steady_data_does_not_drift(champion_run, registry, current_data, tmp_pa
     assert done.result["champion_version"] == champion_run["register"]["version"]
 
 
+def test_the_current_data_defaults_to_the_drift_current_uri_setting(
+    champion_run, registry, current_data, tmp_path
+):
+    """Run by hand without --current-uri, drift reads MLOPS_DRIFT_CURRENT_URI, as a scheduled check does."""
+    env = registry.env | {"MLOPS_DRIFT_CURRENT_URI": str(current_data / "steady")}
+    done = run_step("drift", "--run-dir", str(tmp_path / "run"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.result["drifted"] is False
+    details = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
+    assert details["current_uri"] == str(current_data / "steady")
+
+
 def test_drifted_data_is_reported_with_its_columns_and_an_html_report(
     champion_run, registry, current_data, tmp_path
 ):

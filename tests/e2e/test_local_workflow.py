@@ -184,6 +184,10 @@ def test_drift_workflow_retrains_only_when_the_data_drifted(local, incoming):
     assert child["phase"] == "Succeeded" and child["template"] == "training"
     assert child["parameters"]["data-uri"].endswith("retrain-data/retrain.parquet")
     assert versions(local) == 2
+    # Not just "started": what the retrain decided, from its own notify summary.
+    assert f"  {child['name']}: Succeeded" in hot.stdout
+    assert f"  {child['name']}: model: " in hot.stdout
+    assert f"  {child['name']}: registered version 2" in hot.stdout
     html = (Path(run["run_dir"]) / "drift" / "report.html").read_text()
     assert "amount" in html
 

@@ -92,7 +92,7 @@ def test_a_key_that_leaves_the_prefix_is_refused(lake):
     code, output = finished(lake.watch())
     assert code == 0, output
     uri = f"s3://{lake.bucket}/incoming/../../etc/x.parquet"
-    assert f"refused: data-uri '{uri}': '..' would leave the data prefix" in output
+    assert f"refused: data-uri '{uri}': '..' segments are refused" in output
     assert runs(lake.env) == {}
 
 

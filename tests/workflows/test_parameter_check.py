@@ -1,0 +1,94 @@
+"""`-p NAME=VALUE` is checked against the step that takes it before the first task starts: one line
+naming the parameter, the task and the flag, exit 65, and no run folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from steps.contract import BadInput
+from tests.conftest import ROOT
+from workflows.compile import cluster_settings, pipeline_document
+from workflows.parameter_check import check_parameters
+
+
+@pytest.fixture(scope="module")
+def training() -> dict:
+    return pipeline_document("training", cluster_settings())
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"epochs": "abc"}, "parameter 'epochs': Input should be a valid integer"),
+        ({"lr": "-1"}, "parameter 'lr': Input should be greater than 0"),
+        ({"min-auc": "1.5"}, "parameter 'min-auc': Input should be less than or equal to 1"),
+        ({"hidden-sizes": "64,x"}, "parameter 'hidden-sizes': "),
+    ],
+)
+def test_a_value_the_step_would_refuse_is_refused_before_the_run(training, given, named):
+    with pytest.raises(BadInput) as refused:
+        check_parameters(training, given)
+    assert str(refused.value).startswith(named)
+    assert "task '" in str(refused.value) and f"-p {next(iter(given))}=VALUE" in str(refused.value)
+
+
+def test_good_values_and_parameters_no_step_takes_pass(training):
+    check_parameters(training, {"epochs": "3", "lr": "0.01", "hidden-sizes": "64,32", "min-auc": "0.7"})
+    check_parameters(training, {})
+
+
+def test_a_flag_fed_through_an_expression_is_left_to_the_step():
+    doc = {
+        "spec": {
+            "templates": [
+                {
+                    "name": "main",
+                    "dag": {
+                        "tasks": [
+                            {
+                                "name": "train",
+                                "template": "train",
+                                "arguments": {
+                                    "parameters": [
+                                        {"name": "epochs", "value": "{{=workflow.parameters.epochs + 1}}"}
+                                    ]
+                                },
+                            }
+                        ]
+                    },
+                },
+                {
+                    "name": "train",
+                    "inputs": {"parameters": [{"name": "epochs"}]},
+                    "container": {
+                        "command": ["python", "-m", "steps.train"],
+                        "args": ["--epochs", "{{inputs.parameters.epochs}}"],
+                    },
+                },
+            ]
+        }
+    }
+    check_parameters(doc, {"epochs": "abc"})  # not a plain reference: the step judges the result
+
+
+@pytest.mark.e2e
+def test_mlops_run_refuses_a_bad_parameter_with_exit_65_and_starts_nothing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    env["MLOPS_STORAGE_ROOT"] = str(tmp_path / "store")
+    done = subprocess.run(
+        [sys.executable, "-m", "workflows.cli", "run", "training", "-p", "epochs=abc"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 65, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "parameter 'epochs'" in lines[0] and "--epochs" in lines[0]
+    assert not (tmp_path / "store" / "runs").exists()
