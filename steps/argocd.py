@@ -12,7 +12,8 @@ import time
 from datetime import datetime
 from typing import Any
 
-from steps.contract import PermissionDenied, StepError, Transient, log
+from steps.contract import log
+from steps.errors import PermissionDenied, StepError, Transient
 
 BAD_HEALTH = {"Degraded", "Missing"}
 

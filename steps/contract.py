@@ -4,13 +4,7 @@ Every step module defines a pydantic ``Params`` model, a ``Result`` model and on
 ``fn(params, settings) -> Result``; ``run_step`` turns that into the command line
 ``python -m steps.<name> --flag value ...``. Parameters are validated before any work starts,
 each result field is written as an Argo output parameter (one file per field in
-``$MLOPS_OUTPUTS_DIR``), and errors map to exit codes:
-
-- 65 bad input (data or parameters are wrong: never retried)
-- 70 a deploy failed and was rolled back (never retried: nothing is left half-deployed)
-- 75 transient (network, storage, tracking server: retried with backoff)
-- 77 permission denied (credentials or bucket policy: never retried)
-- 78 bad setting (an ``MLOPS_*``/``AWS_*`` variable is wrong: never retried)
+``$MLOPS_OUTPUTS_DIR``), and errors map to the exit codes of ``steps.errors``.
 """
 
 from __future__ import annotations
@@ -27,55 +21,14 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from steps.errors import (
+    EXIT_OK,
+    BadInput,
+    StepError,
+    shown,
+)
 from steps.stopping import Stopped, deferred, on_sigterm_ignore, on_sigterm_raise
 from steps.threads import thread_choice
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 65
-EXIT_TRANSIENT = 75
-EXIT_PERMISSION = 77
-EXIT_BAD_SETTING = 78
-EXIT_ROLLED_BACK = 70
-# Exit codes a retry can never fix; the workflow's retry expression skips them.
-NOT_RETRIED = (EXIT_BAD_INPUT, EXIT_ROLLED_BACK, EXIT_PERMISSION, EXIT_BAD_SETTING)
-
-
-def shown(value: object, limit: int = 40) -> str:
-    """A value for an error line: its repr, cut short so one bad cell cannot flood the log."""
-    text = repr(value)
-    return (
-        text if len(text) <= limit else f"{text[: limit - 5]}...{text[-1]} ({len(str(value)):,} characters)"
-    )
-
-
-class StepError(Exception):
-    """An expected failure: one clear line for the user, and the exit code that classifies it."""
-
-    exit_code = 1
-
-
-class BadInput(StepError):
-    """The data or a parameter is wrong; running again will not help."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
-class Transient(StepError):
-    """A dependency is unavailable right now; a retry may succeed."""
-
-    exit_code = EXIT_TRANSIENT
-
-
-class PermissionDenied(StepError):
-    """Credentials or policy refuse access; a retry will not help."""
-
-    exit_code = EXIT_PERMISSION
-
-
-class BadSetting(StepError):
-    """An environment setting is invalid."""
-
-    exit_code = EXIT_BAD_SETTING
 
 
 def _split_commas(value: object) -> object:
@@ -87,12 +40,6 @@ def _split_commas(value: object) -> object:
 T = TypeVar("T")
 # A list flag as Argo passes it: one string, comma-separated ("64,32").
 CommaList = Annotated[list[T], BeforeValidator(_split_commas)]
-
-
-class RolledBack(StepError):
-    """A deploy failed and was undone (Git and registry); running it again would repeat it."""
-
-    exit_code = EXIT_ROLLED_BACK
 
 
 class StepParams(BaseModel):
@@ -235,7 +182,7 @@ def run_step(
     on_sigterm_raise(name)
     started, start_rss = time.perf_counter(), resident_mib()
     try:
-        from workflows.settings import load_settings
+        from steps.settings import load_settings
 
         settings = load_settings()
         params = parse_params(params_type, sys.argv[1:] if argv is None else argv, f"steps.{name}")

@@ -28,16 +28,8 @@ from pathlib import Path
 from pydantic import Field
 
 from steps import serving_manifest
-from steps.contract import (
-    BadInput,
-    RolledBack,
-    StepError,
-    StepParams,
-    StepResult,
-    earlier_result,
-    log,
-    run_step,
-)
+from steps.contract import StepParams, StepResult, earlier_result, log, run_step
+from steps.errors import BadInput, RolledBack, StepError
 from steps.gitops import Repo, ensure_local_remote
 from steps.promote import ChampionState, champion_state
 from steps.stopping import deferred

@@ -23,8 +23,9 @@ import pandas as pd
 from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, step_folder
+from steps.contract import CommaList, StepParams, StepResult, log, run_step, step_folder
 from steps.drift_columns import column_verdicts
+from steps.errors import BadInput
 from steps.ingest import fingerprint, read_dataset
 from steps.load_current import current_data_uri, window
 from steps.schema import compare_columns, input_columns

@@ -22,7 +22,8 @@ import numpy as np
 from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step, step_folder
+from steps.contract import StepParams, StepResult, earlier_result, log, run_step, step_folder
+from steps.errors import BadInput
 from steps.schema import ColumnComparison
 from steps.threads import apply_thread_policy
 

@@ -10,7 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from steps.contract import PermissionDenied, StepError, Transient, log
+from steps.contract import log
+from steps.errors import PermissionDenied, StepError, Transient
 
 AUTHOR = {"GIT_AUTHOR_NAME": "argo-mlops", "GIT_AUTHOR_EMAIL": "argo-mlops@localhost"}
 PUSH_ATTEMPTS = 4

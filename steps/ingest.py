@@ -21,7 +21,8 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from steps import storage
-from steps.contract import BadInput, StepParams, StepResult, log, run_step, shown, step_folder
+from steps.contract import StepParams, StepResult, log, run_step, step_folder
+from steps.errors import BadInput, shown
 
 SPLITS = ("train", "validation", "test")
 # A text column is numeric when at most this share of its values fail to parse (the rest are typos).

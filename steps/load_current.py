@@ -12,7 +12,8 @@ import pandas as pd
 from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, StepParams, StepResult, log, run_step, step_folder
+from steps.contract import StepParams, StepResult, log, run_step, step_folder
+from steps.errors import BadInput
 from steps.ingest import read_dataset
 
 TIME_COLUMN = "event_time"

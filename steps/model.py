@@ -6,7 +6,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from steps.schema import listed
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from pydantic import Field
 
 from steps import storage
-from steps.contract import StepError, StepParams, StepResult, earlier_result, log, run_step, step_folder
+from steps.contract import StepParams, StepResult, earlier_result, log, run_step, step_folder
+from steps.errors import StepError
 
 LOG_TAIL_LINES = 20
 ERROR_LINE = re.compile(r"^[\w.-]+: error: |^\w*(Error|Exception)\b|^error:", re.IGNORECASE)

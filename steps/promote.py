@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step
+from steps.contract import StepParams, StepResult, earlier_result, log, run_step
+from steps.errors import BadInput
 from steps.evaluate import CHAMPION, find_champion
 from steps.schema import ColumnComparison, compare_columns, input_columns
 from steps.stopping import deferred

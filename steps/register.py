@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from steps.contract import BadInput, StepParams, StepResult, earlier_result, log, run_step
+from steps.contract import StepParams, StepResult, earlier_result, log, run_step
+from steps.errors import BadInput
 from steps.schema import ColumnComparison
 from steps.stopping import deferred
 

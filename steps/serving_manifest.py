@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 
 VERSION_ANNOTATION = "argo-mlops/model-version"
 

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from steps.contract import BadInput, BadSetting, PermissionDenied, Transient
+from steps.errors import BadInput, BadSetting, PermissionDenied, Transient
 
 if TYPE_CHECKING:
     import pandas as pd

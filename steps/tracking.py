@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from steps.contract import Transient
+from steps.errors import Transient
 
 _TRANSIENT_MARKERS = (
     "Max retries exceeded",

@@ -26,17 +26,8 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from steps import storage
-from steps.contract import (
-    BadInput,
-    CommaList,
-    StepParams,
-    StepResult,
-    Transient,
-    earlier_result,
-    log,
-    run_step,
-    step_folder,
-)
+from steps.contract import CommaList, StepParams, StepResult, earlier_result, log, run_step, step_folder
+from steps.errors import BadInput, Transient
 from steps.features import load_arrays
 from steps.stopping import deferred, stop_requested
 from steps.threads import apply_thread_policy

@@ -19,7 +19,8 @@ import pandas as pd
 from pydantic import Field
 
 from steps import storage
-from steps.contract import BadInput, CommaList, StepParams, StepResult, log, run_step, shown, step_folder
+from steps.contract import CommaList, StepParams, StepResult, log, run_step, step_folder
+from steps.errors import BadInput, shown
 from steps.ingest import SPLITS
 
 ID_NAME = re.compile(r"(^id$|_id$|^uuid$)", re.IGNORECASE)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from steps.contract import BadInput, StepResult, parse_params, write_outputs
+from steps.contract import StepResult, parse_params, write_outputs
+from steps.errors import BadInput
 from steps.train import TrainParams
 
 

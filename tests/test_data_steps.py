@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from steps import storage
-from steps.contract import BadInput
+from steps.errors import BadInput
 from steps.evaluate import EvaluateParams, decide
 from steps.features import FeaturesParams, features, load_arrays
 from steps.ingest import IngestParams, fingerprint, ingest

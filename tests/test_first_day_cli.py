@@ -17,7 +17,8 @@ import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
-from steps.contract import BadInput, StepParams, parse_params
+from steps.contract import StepParams, parse_params
+from steps.errors import BadInput
 from steps.storage import check_data_uri
 from tests.conftest import ROOT
 from workflows.cli import app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from steps.retrain_data import REMEDY, RetrainDataParams, combine, retrain_data
 from tests.conftest import local_env, run_step
 from workflows.sample_data import generate, write_partitions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from workflows.sample_data import generate
 
 

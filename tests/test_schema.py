@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from steps.evaluate import EvaluateParams, decide
 from steps.schema import ColumnComparison, compare_columns
 from workflows.serve import SERVE_REMEDY, model_columns, to_frame

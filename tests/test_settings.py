@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from steps.contract import EXIT_BAD_SETTING, BadSetting
+from steps.errors import EXIT_BAD_SETTING, BadSetting
 from workflows.settings import Settings, load_settings
 
 

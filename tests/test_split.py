@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from steps.ingest import IngestParams, ingest
 from steps.validate_data import ValidateDataParams, validate_data
 from tests.conftest import ROOT, local_env, run_step

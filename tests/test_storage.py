@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from steps import storage
-from steps.contract import BadInput, Transient
+from steps.errors import BadInput, Transient
 
 
 def test_local_write_is_atomic_and_leaves_no_temp_files(tmp_path):

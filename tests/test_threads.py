@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from steps import threads
-from steps.contract import EXIT_BAD_SETTING, BadSetting
+from steps.errors import EXIT_BAD_SETTING, BadSetting
 from steps.threads import OVERRIDE, affinity_cpus, cgroup_cpu_quota, choose_threads, prepare_environment
 from workflows.settings import load_settings
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from workflows.cluster import PLURALS, KubeApi
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from steps.contract import EXIT_BAD_INPUT, BadInput
+from steps.errors import EXIT_BAD_INPUT, BadInput
 from workflows import cli_cluster, cli_registry, cli_runs
 from workflows.cli_support import contract_errors, err
 

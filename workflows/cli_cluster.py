@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from steps.contract import BadInput, BadSetting
+from steps.errors import BadInput, BadSetting
 from workflows.cli_support import contract_errors, err, manifest_path, parse_parameters
 
 Via = Annotated[str, typer.Option(help="argo: the Argo Server (ARGO_SERVER); kube: the Kubernetes API")]

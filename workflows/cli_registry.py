@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from workflows.cli_support import contract_errors, err
 
 models_app = typer.Typer(

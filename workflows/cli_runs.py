@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from workflows.cli_support import contract_errors, local_document, local_templates, parse_parameters
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from steps.contract import BadInput, StepError
+from steps.errors import BadInput, StepError
 
 if TYPE_CHECKING:
     from workflows.settings import Settings

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from steps.contract import BadSetting, PermissionDenied, StepError, Transient
+from steps.errors import BadSetting, PermissionDenied, StepError, Transient
 from workflows.settings import Settings
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"

@@ -5,7 +5,8 @@ Covers ``when`` (govaluate after ``{{...}}`` substitution: ``'promote' == 'promo
 ``expression`` (expr-lang: ``asInt(lastRetry.exitCode) != 65 && lastRetry.status == 'Error'``).
 Supported: literals (numbers, quoted strings, true/false/nil), names with dots and hyphens,
 ``== != < <= > >=``, ``&& || !`` and ``and or not``, ``in [..]``, ``matches``, ``c ? a : b``, parentheses and
-the functions ``asInt asFloat string int float len lower upper``. Anything else is an error.
+the functions ``asInt asFloat string int float len lower upper``. Anything else is an error. Values keep their
+types, as in Argo: ``'2' == 2`` is false, ``'2' > 1`` and ``'x' && true`` are errors, ``asInt('2.5')`` too.
 """
 
 from __future__ import annotations
@@ -25,10 +26,21 @@ TOKEN = re.compile(
     re.VERBOSE,
 )
 KEYWORDS = {"and": "&&", "or": "||", "not": "!"}
+
+
+def _as_int(value: Any) -> int:
+    """expr-lang's ``int`` (Argo's ``asInt``): text must be a whole number (``strconv.Atoi``), a number truncates."""
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value):
+        return int(value)
+    if _is_number(value):
+        return int(value)
+    raise ValueError(f"invalid operation: int({value})")
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "asInt": lambda v: int(float(v)),
+    "asInt": _as_int,
     "asFloat": float,
-    "int": lambda v: int(float(v)),
+    "int": _as_int,
     "float": float,
     "string": str,
     "len": len,
@@ -152,39 +164,43 @@ class Parser:
         return ("call", name, arguments)
 
 
-def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
-    """Numbers compare as numbers even when one side arrived as text after substitution."""
-    try:
-        if (
-            isinstance(left, str | int | float)
-            and isinstance(right, str | int | float)
-            and not isinstance(left, bool)
-        ):
-            return float(left), float(right)
-    except (TypeError, ValueError):
-        pass
-    return left, right
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """As Argo's evaluators compare (govaluate's ``reflect.DeepEqual``, expr-lang's ``runtime.Equal``): numbers
+    by value, anything else only against its own type; no conversion, so the text ``'2'`` is not the number 2."""
+    if _is_number(left) and _is_number(right):
+        return left == right
+    return type(left) is type(right) and left == right
 
 
 def _binary(op: str, left: Any, right: Any) -> Any:
     if op == "in":
-        return left in right
+        if not isinstance(right, list):
+            raise ExpressionError(f"operator in needs a list on its right, not {right!r}")
+        return any(_equal(left, item) for item in right)
     if op == "matches":
         return re.search(str(right), str(left)) is not None
     if op in ("==", "!="):
-        a, b = _comparable(left, right)
-        equal = a == b if type(a) is type(b) else str(left) == str(right)
-        return equal if op == "==" else not equal
-    a, b = _comparable(left, right)
-    try:
-        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-    except TypeError:
-        raise ExpressionError(f"cannot compare {left!r} {op} {right!r}") from None
+        return _equal(left, right) == (op == "==")
+    # Ordering is between two numbers or two strings (lexicographic), never between the two.
+    numbers = _is_number(left) and _is_number(right)
+    if not (numbers or (isinstance(left, str) and isinstance(right, str))):
+        raise ExpressionError(f"cannot compare {left!r} {op} {right!r}")
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
 
 
 def evaluate(text: str, resolve: Callable[[str], Any], bare_words_are_strings: bool = False) -> Any:
     """Evaluate ``text``; ``resolve`` maps a name to its value (raise KeyError when unknown)."""
     tree = Parser(text).parse()
+
+    def boolean(value: Any, op: str) -> bool:
+        # Both of Argo's evaluators take only true or false here (govaluate's logical type check, expr-lang's VM).
+        if not isinstance(value, bool):
+            raise ExpressionError(f"{op} needs true or false, not {value!r}, in expression {text!r}")
+        return value
 
     def walk(node: tuple) -> Any:
         kind = node[0]
@@ -200,19 +216,19 @@ def evaluate(text: str, resolve: Callable[[str], Any], bare_words_are_strings: b
                     return node[1]
                 raise ExpressionError(f"unknown name {node[1]!r} in expression {text!r}") from None
         if kind == "not":
-            return not walk(node[1])
+            return not boolean(walk(node[1]), "!")
         if kind == "ternary":
-            return walk(node[2]) if walk(node[1]) else walk(node[3])
+            return walk(node[2]) if boolean(walk(node[1]), "?") else walk(node[3])
         if kind == "call":
             try:
                 return FUNCTIONS[node[1]](*(walk(a) for a in node[2]))
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise ExpressionError(f"{node[1]}() failed in expression {text!r}: {exc}") from None
         op = node[1]
         if op == "&&":
-            return bool(walk(node[2])) and bool(walk(node[3]))
+            return boolean(walk(node[2]), op) and boolean(walk(node[3]), op)
         if op == "||":
-            return bool(walk(node[2])) or bool(walk(node[3]))
+            return boolean(walk(node[2]), op) or boolean(walk(node[3]), op)
         return _binary(op, walk(node[2]), walk(node[3]))
 
     return walk(tree)

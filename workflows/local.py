@@ -40,7 +40,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from steps.contract import NOT_RETRIED, BadInput
+from steps.errors import NOT_RETRIED, BadInput
 from workflows import local_stop, yaml_io
 from workflows.expressions import ExpressionError, evaluate
 from workflows.lint import REFERENCE, task_dependencies

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from steps.contract import BadInput, StepParams, shown
+from steps.contract import StepParams
+from steps.errors import BadInput, shown
 
 INPUT = re.compile(r"\{\{\s*inputs\.parameters\.([\w-]+)\s*\}\}")
 WORKFLOW = re.compile(r"\{\{\s*workflow\.parameters\.([\w-]+)\s*\}\}")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from steps import storage
-from steps.contract import BadInput
+from steps.errors import BadInput
 
 CATEGORIES = (
     "grocery",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from steps.contract import BadInput, BadSetting, PermissionDenied
+from steps.errors import BadInput, BadSetting, PermissionDenied
 from workflows.cluster import ArgoServer, KubeApi, step_of
 from workflows.settings import Settings
 

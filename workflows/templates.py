@@ -26,7 +26,7 @@ from hera.workflows import (
 )
 from hera.workflows import models as m
 
-from steps.contract import NOT_RETRIED
+from steps.errors import NOT_RETRIED
 from workflows.settings import Settings
 
 OUTPUTS_DIR = "/tmp/outputs"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from steps import storage
-from steps.contract import BadInput, StepError
+from steps.errors import BadInput, StepError
 
 # A local file changed this recently may still be being copied in.
 SETTLE_SECONDS = 2.0

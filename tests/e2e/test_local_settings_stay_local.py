@@ -105,7 +105,7 @@ def test_what_cluster_env_says_reaches_the_manifests(tmp_path):
     ],
 )
 def test_a_bad_cluster_env_line_is_named(tmp_path, line, named):
-    from steps.contract import EXIT_BAD_SETTING, BadSetting
+    from steps.errors import EXIT_BAD_SETTING, BadSetting
 
     cluster_env = tmp_path / "cluster.env"
     cluster_env.write_text(line + "\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from steps.contract import BadSetting
+from steps.errors import BadSetting
 from tests.fake_cluster import FakeCluster, cluster_with_templates
 from workflows.cluster import ArgoServer
 from workflows.settings import Settings

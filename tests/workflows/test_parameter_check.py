@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from steps.contract import BadInput
+from steps.errors import BadInput
 from tests.conftest import ROOT
 from workflows.compile import cluster_settings, pipeline_document
 from workflows.parameter_check import check_parameters
