@@ -44,8 +44,8 @@ apply: venv ## create or update the WorkflowTemplates, CronWorkflows, EventSourc
 	$(BIN)/mlops apply
 
 # The tags the committed manifests pin: from cluster.env, as `mlops compile` reads them.
-IMAGE ?= $(shell $(BIN)/python -c "from workflows.compile import cluster_settings; print(cluster_settings().image)" 2>/dev/null)
-GPU_IMAGE ?= $(shell $(BIN)/python -c "from workflows.compile import cluster_settings; print(cluster_settings().gpu_image)" 2>/dev/null)
+IMAGE ?= $(shell $(BIN)/python -c "from workflows.pipelines.compile import cluster_settings; print(cluster_settings().image)" 2>/dev/null)
+GPU_IMAGE ?= $(shell $(BIN)/python -c "from workflows.pipelines.compile import cluster_settings; print(cluster_settings().gpu_image)" 2>/dev/null)
 
 images: venv ## build the CPU and GPU step images with the tags the manifests pin (needs Docker)
 	docker build -f images/Dockerfile -t $(IMAGE) .

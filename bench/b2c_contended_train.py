@@ -79,7 +79,7 @@ def train_result(run_dir: Path) -> tuple[float, dict]:
 def up_to_train(out: Path) -> Path:
     """The training workflow cut after its train task (no evaluate, register, deploy or exit handler):
     the same executor, warm starter and train step in less time, for --quick."""
-    from workflows import yaml_io
+    from workflows.argo import yaml_io
 
     manifest = yaml_io.load((ROOT / "manifests" / "training.yaml").read_text())
     manifest["spec"].pop("onExit", None)

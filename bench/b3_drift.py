@@ -28,7 +28,7 @@ EXTRA_COLUMNS = 9
 
 def wide(rows: int, seed: int, drift: float) -> pd.DataFrame:
     """Sample transactions plus noise columns; drift moves half of them."""
-    from workflows.sample_data import generate
+    from workflows.local.sample_data import generate
 
     frame = generate(rows, seed=seed, drift=drift)
     rng = np.random.default_rng(seed)
@@ -43,7 +43,7 @@ def prepare(rows: int) -> tuple[Path, Path]:
     sides = {"reference": (7, 0.0), "current": (8, 0.6)}
     for side, (seed, drift) in sides.items():
         if not any((folder / side).glob("*.parquet")):
-            from workflows.sample_data import write_partitions
+            from workflows.local.sample_data import write_partitions
 
             write_partitions(wide(rows, seed, drift), str(folder / side), 8)
     return folder / "reference", folder / "current"

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from bench.common import Outcome, arguments, median_of, report
-from workflows.local import LocalRun
+from workflows.local.executor import LocalRun
 
 TASKS = 20
 NOOP = ["python", "-c", "pass"]

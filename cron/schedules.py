@@ -9,6 +9,7 @@ from __future__ import annotations
 from hera.workflows import CronWorkflow
 from hera.workflows import models as m
 
+from workflows.pipelines import drift, training
 from workflows.settings import Settings
 
 
@@ -29,6 +30,6 @@ def cron_workflow(name: str, template: str, schedule: str, settings: Settings) -
 
 def schedules(settings: Settings) -> dict[str, CronWorkflow]:
     return {
-        "retrain": cron_workflow("retrain", "training", settings.retrain_schedule, settings),
-        "drift-check": cron_workflow("drift-check", "drift", settings.drift_schedule, settings),
+        "retrain": cron_workflow("retrain", training.NAME, settings.retrain_schedule, settings),
+        "drift-check": cron_workflow("drift-check", drift.NAME, settings.drift_schedule, settings),
     }

@@ -115,17 +115,12 @@ def check_columns(name: str, version, params: DriftParams, features, current, re
         )
 
 
-def drift(params: DriftParams, settings) -> DriftResult:
-    """Evidently's drift verdict for the current data against the champion's training data."""
-    params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
-    apply_thread_policy(settings)  # before torch loads: threads this process may really use
-    import mlflow.pyfunc
+def find_champion(params: DriftParams, settings, name: str):
+    """(MLflow client, the champion's version, its input columns): what the data is checked against."""
     from mlflow.exceptions import MlflowException
 
-    from steps.model import probabilities
-    from steps.tracking import as_metrics, as_tags, connect, experiment_id, tracking_errors
+    from steps.tracking import connect, tracking_errors
 
-    name = params.model_name or settings.model_name
     with tracking_errors("finding the champion"):
         client = connect(settings)
         try:
@@ -137,6 +132,12 @@ def drift(params: DriftParams, settings) -> DriftResult:
         features = input_columns(f"models:/{name}/{champion.version}")
     if features is None:
         raise BadInput(f"{name} version {champion.version} has no signature: its input columns are unknown")
+    return client, champion, features
+
+
+def read_sides(params: DriftParams, name: str, champion) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(reference, current, reference URI): the champion's training data, found by its lineage tags,
+    and the current window."""
     current, _ = read_dataset(params.current_uri, keep_text={"event_time"})
     current = window(current, params.current_uri, params.since or "", params.until or "")
     reference_uri = champion.tags.get("mlops.data_uri")
@@ -152,11 +153,20 @@ def drift(params: DriftParams, settings) -> DriftResult:
             "drift",
             f"note: {reference_uri} changed since version {champion.version} was trained (fingerprint differs)",
         )
+    return reference, current, reference_uri
+
+
+def with_predictions(params: DriftParams, settings, name: str, champion, features, reference, current):
+    """Both sides sampled to the checked columns, each with the champion's predicted probability."""
+    import mlflow.pyfunc
+
+    from steps.model import probabilities
+    from steps.tracking import tracking_errors
+
     target = settings.target_column
     check_columns(name, champion.version, params, features, current, reference)
     with tracking_errors("loading the champion"):
         model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
-
     columns = list(features) + ([target] if target in current.columns and target in reference.columns else [])
     reference, current = _sample(reference, params)[columns].copy(), _sample(current, params)[columns].copy()
     reference[PREDICTION] = probabilities(model, reference)
@@ -165,12 +175,11 @@ def drift(params: DriftParams, settings) -> DriftResult:
         "drift",
         f"reference {len(reference):,} rows (version {champion.version}'s data), current {len(current):,} rows",
     )
-    if params.max_rows and params.max_rows < max(len(reference), len(current)):
-        log(
-            "drift",
-            f"sampled each side to at most {params.max_rows:,} rows (seed {params.seed}); columns.json says so",
-        )
+    return reference, current
 
+
+def judge(params: DriftParams, reference: pd.DataFrame, current: pd.DataFrame) -> list[dict]:
+    """Each column's drift verdict, with the methods ``--column-methods`` sets; bad methods are bad input."""
     overrides = params.method_overrides()
     unknown = sorted(set(overrides) - set(reference.columns))
     if unknown:
@@ -178,29 +187,25 @@ def drift(params: DriftParams, settings) -> DriftResult:
             f"parameter --column-methods: column '{unknown[0]}' is not checked (columns: {', '.join(reference.columns)})"
         )
     try:
-        verdicts = column_verdicts(reference, current, overrides)
+        return column_verdicts(reference, current, overrides)
     except (ValueError, KeyError) as exc:  # an unknown method name, or one that does not fit the column
         raise BadInput(f"parameter --column-methods: {str(exc).splitlines()[0][:200]}") from None
-    drifted_columns = [v for v in verdicts if v["drifted"]]
-    share = len(drifted_columns) / len(verdicts)
-    drifted = share >= params.drift_share
-    top = [v["column"] for v in sorted(drifted_columns, key=lambda v: -abs(v["score"]))][:TOP_COLUMNS]
+
+
+def publish(
+    params: DriftParams, settings, client, name: str, champion, details: dict, reference, current
+) -> str:
+    """report.html and columns.json in the step's folder, and an MLflow run; returns the report's URI."""
+    from steps.tracking import as_metrics, as_tags, experiment_id, tracking_errors
 
     folder = step_folder(params.run_dir, "drift")
-    details = {
-        "drifted": drifted, "drift_share": share, "threshold_share": params.drift_share, "columns": verdicts,
-        "reference_uri": reference_uri, "current_uri": params.current_uri, "champion_version": str(champion.version),
-        "sampled": bool(params.max_rows and params.max_rows < max(len(reference), len(current))), "seed": params.seed,
-    }  # fmt: skip
-    report_rows = min(REPORT_ROWS, max(len(reference), len(current)))
-    details["report_rows"] = report_rows
-    if report_rows < max(len(reference), len(current)):
-        log("drift", f"report.html is drawn from {report_rows:,} rows a side; the verdicts use every row")
+    report_rows = details["report_rows"]
     with tempfile.TemporaryDirectory() as tmp:
         html = Path(tmp, "report.html")
-        drift_report(reference, current, params, overrides, report_rows).save_html(str(html))
+        drift_report(reference, current, params, params.method_overrides(), report_rows).save_html(str(html))
         storage.write_bytes(storage.join(folder, "report.html"), html.read_bytes())
         storage.write_json(storage.join(folder, "columns.json"), details)
+        drifted_columns = [v for v in details["columns"] if v["drifted"]]
         with tracking_errors("logging the drift run"):
             run = client.create_run(
                 experiment_id(client, params.experiment, settings),
@@ -212,14 +217,51 @@ def drift(params: DriftParams, settings) -> DriftResult:
             )
             client.log_batch(
                 run.info.run_id,
-                metrics=as_metrics({"drift_share": share, "drifted_columns": len(drifted_columns)}, 0),
+                metrics=as_metrics(
+                    {"drift_share": details["drift_share"], "drifted_columns": len(drifted_columns)}, 0
+                ),
                 tags=as_tags(
-                    {"mlops.drifted": str(drifted).lower(), "mlops.current_uri": params.current_uri}
+                    {
+                        "mlops.drifted": str(details["drifted"]).lower(),
+                        "mlops.current_uri": params.current_uri,
+                    }
                 ),
             )
             client.log_artifact(run.info.run_id, str(html), "drift")
             client.log_dict(run.info.run_id, details, "drift/columns.json")
             client.set_terminated(run.info.run_id)
+    return storage.join(folder, "report.html")
+
+
+def drift(params: DriftParams, settings) -> DriftResult:
+    """Evidently's drift verdict for the current data against the champion's training data."""
+    params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
+    apply_thread_policy(settings)  # before torch loads: threads this process may really use
+    name = params.model_name or settings.model_name
+    client, champion, features = find_champion(params, settings, name)
+    reference, current, reference_uri = read_sides(params, name, champion)
+    # Judged on the sides as read: after sampling no side is over max-rows.
+    sampled = bool(params.max_rows and params.max_rows < max(len(reference), len(current)))
+    reference, current = with_predictions(params, settings, name, champion, features, reference, current)
+    if sampled:
+        log(
+            "drift",
+            f"sampled each side to at most {params.max_rows:,} rows (seed {params.seed}); columns.json says so",
+        )
+    verdicts = judge(params, reference, current)
+    drifted_columns = [v for v in verdicts if v["drifted"]]
+    share = len(drifted_columns) / len(verdicts)
+    drifted = share >= params.drift_share
+    top = [v["column"] for v in sorted(drifted_columns, key=lambda v: -abs(v["score"]))][:TOP_COLUMNS]
+    report_rows = min(REPORT_ROWS, max(len(reference), len(current)))
+    details = {
+        "drifted": drifted, "drift_share": share, "threshold_share": params.drift_share, "columns": verdicts,
+        "reference_uri": reference_uri, "current_uri": params.current_uri, "champion_version": str(champion.version),
+        "sampled": sampled, "seed": params.seed, "report_rows": report_rows,
+    }  # fmt: skip
+    if report_rows < max(len(reference), len(current)):
+        log("drift", f"report.html is drawn from {report_rows:,} rows a side; the verdicts use every row")
+    report_uri = publish(params, settings, client, name, champion, details, reference, current)
     log(
         "drift",
         f"{'DRIFT' if drifted else 'no drift'}: {len(drifted_columns)}/{len(verdicts)} columns drifted"
@@ -231,7 +273,7 @@ def drift(params: DriftParams, settings) -> DriftResult:
         drifted_columns=top,
         columns_checked=len(verdicts),
         champion_version=str(champion.version),
-        report_uri=storage.join(folder, "report.html"),
+        report_uri=report_uri,
     )
 
 

@@ -146,7 +146,7 @@ def s3_env(s3_server, monkeypatch) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def sample_data(tmp_path_factory) -> Path:
     """A small generated fraud dataset in 3 Parquet partitions."""
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     out = tmp_path_factory.mktemp("data") / "transactions"
     write_partitions(generate(6000, seed=11), str(out), 3)

@@ -12,7 +12,7 @@ from steps.evaluate import EvaluateParams, decide
 from steps.features import FeaturesParams, features, load_arrays
 from steps.ingest import IngestParams, fingerprint, ingest
 from steps.validate_data import ValidateDataParams, validate_data
-from workflows.sample_data import generate
+from workflows.local.sample_data import generate
 from workflows.settings import Settings
 
 SETTINGS = Settings()

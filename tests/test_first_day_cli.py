@@ -21,11 +21,11 @@ from steps.contract import StepParams, parse_params
 from steps.errors import BadInput
 from steps.storage import check_data_uri
 from tests.conftest import ROOT
-from workflows.cli import app
-from workflows.cli_runs import report
-from workflows.local import Node, RunRecord
+from workflows.cli.app import app
+from workflows.cli.runs import report
+from workflows.local.record import Node, RunRecord
+from workflows.local.watch import Ledger, poll
 from workflows.settings import Settings
-from workflows.watch import Ledger, poll
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_watch_says_which_file_it_leaves_for_later_and_when(tmp_path):
 def test_load_current_reads_the_drift_current_uri_setting_when_not_given(tmp_path, clean_env):
     from steps.drift import DriftParams
     from steps.load_current import LoadCurrentParams, load_current
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     incoming = tmp_path / "incoming"
     frame = generate(300, seed=3)
@@ -141,7 +141,7 @@ def test_the_readme_by_hand_list_runs_every_training_step_in_the_workflow_order(
 
 
 def test_cron_list_shows_the_schedules_of_the_settings_and_says_so(tmp_path, clean_env, monkeypatch):
-    from workflows import compile as compiled
+    from workflows.pipelines import compile as compiled
 
     cluster_env = tmp_path / "cluster.env"
     cluster_env.write_text('MLOPS_RETRAIN_SCHEDULE="15 4 * * 2"\nMLOPS_SCHEDULE_TIMEZONE=Europe/Paris\n')

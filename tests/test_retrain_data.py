@@ -8,7 +8,7 @@ import pytest
 from steps.errors import BadInput
 from steps.retrain_data import REMEDY, RetrainDataParams, combine, retrain_data
 from tests.conftest import local_env, run_step
-from workflows.sample_data import generate, write_partitions
+from workflows.local.sample_data import generate, write_partitions
 from workflows.settings import Settings
 
 MODEL = "retrain-data-test"
@@ -153,7 +153,7 @@ def test_the_drift_workflow_defaults_to_reference_plus_current():
     import yaml
 
     from steps.retrain_data import REFERENCE_AND_CURRENT
-    from workflows.compile import MANIFESTS_DIR
+    from workflows.pipelines.compile import MANIFESTS_DIR
 
     spec = yaml.safe_load((MANIFESTS_DIR / "drift.yaml").read_text())["spec"]
     defaults = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}

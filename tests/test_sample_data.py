@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from steps.errors import BadInput
-from workflows.sample_data import generate
+from workflows.local.sample_data import generate
 
 
 def test_fraud_rate_is_realistic_and_seeded():

@@ -9,7 +9,7 @@ import pytest
 from steps.errors import BadInput
 from steps.evaluate import EvaluateParams, decide
 from steps.schema import ColumnComparison, compare_columns
-from workflows.serve import SERVE_REMEDY, model_columns, to_frame
+from workflows.local.serve import SERVE_REMEDY, model_columns, to_frame
 
 FRAUD = [
     "amount",

@@ -202,7 +202,7 @@ class Expected:
 
 
 def cli(*args: str):
-    from workflows.cli import app
+    from workflows.cli.app import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -289,7 +289,7 @@ def test_promote_of_the_champions_weights_is_refused_and_deploys_nothing(world):
 
 
 def test_rollback_whose_sync_fails_leaves_champion_serving_and_record_as_they_were(world, monkeypatch):
-    from tests.fake_argocd import FakeArgoCD
+    from tests.support.fake_argocd import FakeArgoCD
 
     one, two = world.add_version(), world.add_version()
     assert cli("models", "promote", one).exit_code == 0 and cli("models", "promote", two).exit_code == 0

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from steps.gitops import Repo, ensure_local_remote
 from tests.conftest import run_step
-from tests.fake_argocd import FakeArgoCD
+from tests.support.fake_argocd import FakeArgoCD
 
 pytestmark = pytest.mark.e2e
 APP, MODEL = "fraud-serving", "svc"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import MODEL, run_step
-from workflows.sample_data import generate, write_partitions
+from workflows.local.sample_data import generate, write_partitions
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +44,17 @@ def test_the_current_data_defaults_to_the_drift_current_uri_setting(
     assert done.result["drifted"] is False
     details = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
     assert details["current_uri"] == str(current_data / "steady")
+
+
+def test_a_sampled_check_says_it_sampled(champion_run, registry, current_data, tmp_path):
+    done = check(registry, tmp_path, current_data / "drifted", "--max-rows", "1000", "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    details = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
+    assert details["sampled"] is True and details["seed"] == 3
+    assert "sampled each side to at most 1,000 rows (seed 3)" in done.stderr
+    unsampled = check(registry, tmp_path / "all", current_data / "drifted")
+    assert json.loads((tmp_path / "all" / "run" / "drift" / "columns.json").read_text())["sampled"] is False
+    assert unsampled.returncode == 0
 
 
 def test_drifted_data_is_reported_with_its_columns_and_an_html_report(

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
-from workflows.sample_data import generate, write_partitions
+from workflows.local.sample_data import generate, write_partitions
 
 pytestmark = pytest.mark.e2e
 WINDOW_ROWS = 400

@@ -25,7 +25,7 @@ import pytest
 
 from steps.schema import REMEDY, ColumnComparison
 from tests.conftest import ROOT, free_port, local_env, run_chain, run_step
-from workflows.serve import SERVE_REMEDY
+from workflows.local.serve import SERVE_REMEDY
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,7 @@ def tumour_data(rows: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     """Champion v1 from the sample data; the tumour data ingested and featurised, ready to train."""
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     root = tmp_path_factory.mktemp("columns")
     env = local_env(root) | {"MLOPS_MODEL_NAME": NAME, "MLOPS_EXPERIMENT": NAME}

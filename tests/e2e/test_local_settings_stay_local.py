@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from workflows.compile import OUTPUT_DIRS, cluster_settings, render
+from workflows.pipelines.compile import OUTPUT_DIRS, cluster_settings, render
 from workflows.settings import Settings
 
 pytestmark = pytest.mark.e2e

@@ -81,7 +81,7 @@ def test_run_registers_a_champion_then_a_challenger_with_the_reason(local):
 
 
 def test_kill_9_of_train_is_retried_and_resumes_from_its_checkpoint(local, tmp_path):
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     # Enough rows that an epoch takes a second or so: long enough to be interrupted.
     write_partitions(generate(40_000, seed=3), str(tmp_path / "bigger"), 2)
@@ -156,7 +156,7 @@ def versions(env: dict[str, str]) -> int:
 
 @pytest.fixture(scope="module")
 def incoming(tmp_path_factory) -> Path:
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     root = tmp_path_factory.mktemp("incoming")
     write_partitions(generate(6000, seed=31, start="2026-04-01"), str(root / "steady"), 2)

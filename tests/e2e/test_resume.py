@@ -21,7 +21,7 @@ TRAIN_ARGS = ["--epochs", "6", "--patience", "10", "--batch-size", "32", "--seed
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """Data ingested and featurised once; each training copies this run folder."""
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     root = tmp_path_factory.mktemp("resume")
     write_partitions(generate(12_000, seed=5), str(root / "data"), 2)

@@ -14,7 +14,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import DataType
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from workflows.serve import create_app
+from workflows.local.serve import create_app
 
 pytestmark = pytest.mark.e2e
 

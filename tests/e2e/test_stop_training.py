@@ -16,14 +16,14 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.workflows.test_stop_run import Output, end_all, gone, starter_of, wait_until_gone
-from workflows import local_stop
+from workflows.local import stop as local_stop
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def bigger(tmp_path_factory) -> Path:
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     # Enough rows that an epoch takes a second or more: train is still running when the test freezes it.
     out = tmp_path_factory.mktemp("bigger") / "data"

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from tests.conftest import ROOT
-from workflows.sample_data import generate
+from workflows.local.sample_data import generate
 
 pytestmark = pytest.mark.e2e
 FAST = ["-p", "epochs=2", "-p", "batch-size=256", "-p", "min-auc=0.5"]

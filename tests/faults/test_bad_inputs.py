@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import run_chain, run_step
-from workflows.sample_data import generate
+from workflows.local.sample_data import generate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 ROWS = 2000

@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import ROOT
-from workflows.watch import Ledger, poll
+from workflows.local.watch import Ledger, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 

@@ -12,7 +12,7 @@ import pytest
 
 from steps import storage
 from tests.conftest import local_env, run_step
-from tests.flaky_proxy import FlakyProxy
+from tests.support.flaky_proxy import FlakyProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 CHAIN = (

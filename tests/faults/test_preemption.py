@@ -32,7 +32,7 @@ SEEDS = (11, 23, 37)
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """Data ingested and featurised once, and an uninterrupted training of it."""
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     root = tmp_path_factory.mktemp("preemption")
     write_partitions(generate(8_000, seed=3), str(root / "data"), 2)

@@ -39,7 +39,7 @@ def step_args(step: str, data: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     """The training chain run once, step by step, with the run folder kept as it was before each step."""
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     root = tmp_path_factory.mktemp("sigterm")
     write_partitions(generate(4_000, seed=5), str(root / "data"), 2)
@@ -157,7 +157,7 @@ def test_sigterm_anywhere_exits_75_and_the_retry_does_the_work_once(chain, step,
 def test_a_step_forked_by_the_warm_starter_exits_75_on_an_immediate_sigterm(tmp_path):
     """SIGTERM sent the moment the starter reports the pid lands before the step's handler exists:
     it is held (blocked since before the fork) and delivered once the handler is in place."""
-    from workflows.warm_start import WarmStarter
+    from workflows.local.warm_start import WarmStarter
 
     starter = WarmStarter(tmp_path / "starter.log")
     try:
@@ -180,9 +180,9 @@ def test_a_step_forked_by_the_warm_starter_exits_75_on_an_immediate_sigterm(tmp_
 def test_a_step_launched_by_the_executor_exits_75_on_an_immediate_sigterm(tmp_path):
     """The executor starts a step with SIGTERM blocked (the mask survives exec) until
     ``steps/__init__`` installs the handler: a stop during interpreter start-up is still a 75."""
-    from workflows.local import LocalRun
+    from workflows.local.attempt import launch as launch_step
 
-    launch = LocalRun.launch.__get__(type("NoStarter", (), {"starter": None})())
+    launch = launch_step.__get__(type("NoStarter", (), {"starter": None})())
     for attempt in range(3):
         with (tmp_path / f"ingest-{attempt}.log").open("wb") as log:
             process = launch(

@@ -8,8 +8,8 @@ import os
 import pytest
 import yaml
 
-from workflows.compile import render
-from workflows.lint import lint_documents
+from workflows.argo.lint import lint_documents
+from workflows.pipelines.compile import render
 from workflows.settings import Settings
 
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}

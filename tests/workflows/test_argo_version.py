@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from steps.errors import BadSetting
-from tests.fake_cluster import FakeCluster, cluster_with_templates
-from workflows.cluster import ArgoServer
+from tests.support.fake_cluster import FakeCluster, cluster_with_templates
+from workflows.cluster.client import ArgoServer
+from workflows.cluster.submit import argo_version
 from workflows.settings import Settings
-from workflows.submit import argo_version
 
 TOKEN = "argo-version-token-71c"
 MLOPS = str(Path(sys.executable).parent / "mlops")

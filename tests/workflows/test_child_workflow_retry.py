@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from tests.workflows.test_local_executor import container, workflow
-from workflows.compile import MANIFESTS_DIR
-from workflows.local import LocalRun
+from workflows.local.executor import LocalRun
+from workflows.pipelines.compile import MANIFESTS_DIR
 
 CHILD_MANIFEST = (
     "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: child-}\n"

@@ -11,9 +11,9 @@ import hera.workflows.models as m
 import pytest
 import yaml
 
-from tests.fake_cluster import FakeCluster, cluster_with_templates
-from workflows.compile import MANIFESTS_DIR
-from workflows.lint import lint_paths
+from tests.support.fake_cluster import FakeCluster, cluster_with_templates
+from workflows.argo.lint import lint_paths
+from workflows.pipelines.compile import MANIFESTS_DIR
 
 TOKEN = "argo-test-token-3f9"
 MLOPS = str(Path(sys.executable).parent / "mlops")

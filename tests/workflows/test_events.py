@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from tests.conftest import run_step
-from workflows.events import EventMismatch, event_source, render_data_template, sensor, trigger_arguments
-from workflows.lint import lint_documents
+from tests.support.sensor_emulator import EventMismatch, render_data_template, trigger_arguments
+from workflows.argo.lint import lint_documents
+from workflows.pipelines.events import event_source, sensor
 from workflows.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""The expression forms Argo accepts, each with the value Argo gives it, against workflows.expressions.
+"""The expression forms Argo accepts, each with the value Argo gives it, against workflows.argo.expressions.
 
 Every expected value below was read from Argo's own sources (argoproj/argo-workflows and the two libraries
 it evaluates with), not guessed; each case names where it comes from:
@@ -23,7 +23,7 @@ it evaluates with), not guessed; each case names where it comes from:
   a number panic; ``In`` needs an array), ``docs/language-definition.md``.
 
 Forms Argo accepts that our evaluator refuses are asserted to raise ExpressionError naming the form.
-Disagreements that live in workflows/local.py (which this module cannot fix) are strict xfails at the end.
+Disagreements that live in the executor (workflows/local/: substitution, dag, executor) are strict xfails at the end.
 """
 
 from __future__ import annotations
@@ -34,9 +34,12 @@ from typing import Any
 import pytest
 import yaml
 
-from workflows.compile import MANIFESTS_DIR
-from workflows.expressions import ExpressionError, evaluate
-from workflows.local import Attempt, LocalRun, substitute
+from workflows.argo.expressions import ExpressionError, evaluate
+from workflows.local.dag import depends_met
+from workflows.local.executor import LocalRun
+from workflows.local.record import Attempt
+from workflows.local.substitution import substitute
+from workflows.pipelines.compile import MANIFESTS_DIR
 
 CONDITIONALS = "docs/walk-through/conditionals.md"
 STEPS_GO = "workflow/controller/steps.go shouldExecute: VARIABLE tokens become STRING"
@@ -70,13 +73,13 @@ def depends(
     dependencies: list[str] | None = None,
     continue_on: dict[str, dict] | None = None,
 ) -> bool:
-    """LocalRun.depends_met for a task whose dependencies finished in ``phases`` (Argo node phases)."""
+    """workflows.local.dag.depends_met for a task whose dependencies finished in ``phases`` (Argo node phases)."""
     tasks = {
         name: {"name": name, "template": "t", "continueOn": (continue_on or {}).get(name)} for name in phases
     }
     nodes = {name: SimpleNamespace(phase=phase) for name, phase in phases.items()}
     task = {"name": "next", "depends": expression, "dependencies": dependencies}
-    return LocalRun.depends_met(SimpleNamespace(record=SimpleNamespace(nodes=nodes)), task, tasks)
+    return depends_met(SimpleNamespace(record=SimpleNamespace(nodes=nodes)), task, tasks)
 
 
 def retry(
@@ -492,7 +495,9 @@ def test_function_that_argo_rejects_is_an_error(expression, message, source):
 
 # ---- {{=...}} expression tags ---------------------------------------------------------------------------
 
-RETRIES_TAG = "{{=asInt(retries) >= 2 ? 'on-demand' : 'spot'}}"  # the form workflows/templates.py compiles
+RETRIES_TAG = (
+    "{{=asInt(retries) >= 2 ? 'on-demand' : 'spot'}}"  # the form workflows/pipelines/templates.py compiles
+)
 
 TAG_CASES = [
     # (value with a tag, scope, Argo's substituted text, source)
@@ -552,7 +557,7 @@ def test_expression_tag_form_we_do_not_support_is_refused_by_name(value, named, 
     assert named in str(refused.value), source
 
 
-# ---- Known disagreements outside expressions.py (workflows/local.py): Argo's value, strict xfail -----------
+# ---- Known disagreements outside expressions.py (workflows/local/executor.py): Argo's value, strict xfail -----------
 
 
 @pytest.mark.xfail(

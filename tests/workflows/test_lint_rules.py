@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflows.compile import MANIFESTS_DIR
-from workflows.lint import lint_documents, lint_paths
-from workflows.lint_cron import ScheduleError, parse_standard
+from workflows.argo.lint import lint_documents, lint_paths
+from workflows.argo.lint_cron import ScheduleError, parse_standard
+from workflows.pipelines.compile import MANIFESTS_DIR
 
 NAME_RULE = (
     "name must consist of alpha-numeric characters or '-', and must start with an alpha-numeric character"

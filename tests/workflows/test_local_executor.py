@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from workflows.local import DEADLINE_MESSAGE, WORKFLOW_DEADLINE_MESSAGE, LocalRun, Unsupported
+from workflows.local.attempt import DEADLINE_MESSAGE, WORKFLOW_DEADLINE_MESSAGE
+from workflows.local.executor import LocalRun
+from workflows.local.preflight import Unsupported
 
 NEVER_65 = "asInt(lastRetry.exitCode) != 65"
 # Writes its outputs like a step does: one file per output parameter under $OUT.

@@ -10,9 +10,9 @@ import sys
 import pytest
 import yaml
 
-from workflows.compile import MANIFESTS_DIR, OUTPUT_DIRS, ROOT, cluster_settings, render
-from workflows.lint import lint_documents
-from workflows.local import check_supported
+from workflows.argo.lint import lint_documents
+from workflows.local.preflight import check_supported
+from workflows.pipelines.compile import MANIFESTS_DIR, OUTPUT_DIRS, ROOT, cluster_settings, render
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,10 @@ def test_mlops_lint_exits_non_zero_with_one_line_per_problem(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(doc))
     done = subprocess.run(
-        [sys.executable, "-m", "workflows.cli", "lint", str(bad)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "workflows.cli", "lint", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 65  # bad input (the manifests), not a bug
     lines = done.stdout.strip().splitlines()

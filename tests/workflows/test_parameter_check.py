@@ -11,8 +11,8 @@ import pytest
 
 from steps.errors import BadInput
 from tests.conftest import ROOT
-from workflows.compile import cluster_settings, pipeline_document
-from workflows.parameter_check import check_parameters
+from workflows.local.parameter_check import check_parameters
+from workflows.pipelines.compile import cluster_settings, pipeline_document
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 
 from tests.workflows.test_local_executor import container, counter, workflow
-from workflows.local import LocalRun
-from workflows.progress import Progress, display_message, failure_report, table
+from workflows.local.executor import LocalRun
+from workflows.local.progress import Progress, display_message, failure_report, table
 
 
 def run_printing(tmp_path: Path, doc: dict, width: int = 80) -> tuple[LocalRun, str]:

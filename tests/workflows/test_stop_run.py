@@ -24,8 +24,8 @@ import yaml
 
 from tests.conftest import ROOT
 from tests.workflows.test_local_executor import workflow
-from workflows import local_stop
-from workflows.local import LocalRun
+from workflows.local import stop as local_stop
+from workflows.local.executor import LocalRun
 
 # The step: leaves a child running, answers SIGTERM by exiting 75 ("term") or not at all ("stubborn"),
 # and passes at once when the test has written `let-it-pass` (for the resumed run).
@@ -101,11 +101,11 @@ def parent_of(pid: int) -> int:
 
 
 def starter_of(mark: str, cli_pid: int) -> int:
-    """The warm starter: the CLI's child running workflows.warm_start (steps it forks share its command line)."""
+    """The warm starter: the CLI's child running workflows.local.warm_start (steps it forks share its command line)."""
     [pid] = [
         pid
         for pid, command in marked(mark).items()
-        if "workflows.warm_start" in command and parent_of(pid) == cli_pid
+        if "workflows.local.warm_start" in command and parent_of(pid) == cli_pid
     ]
     return pid
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from steps.threads import OVERRIDE, WAIT_VARIABLES, choose_threads
-from workflows.warm_start import WarmStarter
+from workflows.local.warm_start import WarmStarter
 
 HELPER = [sys.executable, "-m", "tests.workflows.thread_helper"]
 IMPORTS_SECONDS = 300  # the starter imports pandas, scikit-learn, torch and MLflow once

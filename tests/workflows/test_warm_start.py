@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.warm_start import StarterGone, WarmStarter, is_step
+from workflows.local.warm_start import StarterGone, WarmStarter, is_step
 
 HELPER = [sys.executable, "-m", "tests.workflows.warm_helper"]
 

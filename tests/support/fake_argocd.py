@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.fake_http import Recorded, Reply, not_found, serve
+from tests.support.fake_http import Recorded, Reply, not_found, serve
 
 SCENARIOS = ("healthy", "degraded", "sync-error", "never-finishes")
 

@@ -1,7 +1,7 @@
 """Argo's rules for names, a workflow spec and its templates, as ``workflow/validate/validate.go`` (v4)
 checks them, each message worded as Argo words it; plus the Kubernetes API server's name rule.
 
-Each function yields ``(path, message)`` pairs; ``workflows.lint`` turns them into problems.
+Each function yields ``(path, message)`` pairs; ``workflows.argo.lint`` turns them into problems.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from workflows import yaml_io
+from workflows.argo import yaml_io
 
 Found = Iterator[tuple[str, str]]
 

@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from steps.errors import EXIT_BAD_INPUT, BadInput
-from workflows import cli_cluster, cli_registry, cli_runs
-from workflows.cli_support import contract_errors, err
+from workflows.cli import cluster as cli_cluster
+from workflows.cli import registry as cli_registry
+from workflows.cli import runs as cli_runs
+from workflows.cli.support import contract_errors, err
 
 # -h as well as --help, for the app and, inherited through click's context, every subcommand.
 HELP = {"help_option_names": ["-h", "--help"]}
@@ -43,7 +45,7 @@ def data_generate(
 
     Example: mlops data generate data/ --rows 50000 --seed 7
     """
-    from workflows.sample_data import generate, write_partitions
+    from workflows.local.sample_data import generate, write_partitions
 
     frame = generate(rows, seed=seed, drift=drift, start=start, days=days)
     written = write_partitions(frame, out, partitions, overwrite=overwrite)
@@ -63,7 +65,7 @@ def compile_command(
 
     Example: mlops compile && git diff manifests/ deploy/
     """
-    from workflows.compile import ROOT, cluster_settings, compile_manifests
+    from workflows.pipelines.compile import ROOT, cluster_settings, compile_manifests
 
     for path in compile_manifests(cluster_settings(), out or ROOT):
         err.print(f"wrote {path}", highlight=False)
@@ -80,8 +82,8 @@ def lint_command(
 
     Example: mlops lint manifests/training.yaml
     """
-    from workflows.compile import OUTPUT_DIRS, ROOT
-    from workflows.lint import lint_paths
+    from workflows.argo.lint import lint_paths
+    from workflows.pipelines.compile import OUTPUT_DIRS, ROOT
 
     targets = paths or [ROOT / folder for folder in OUTPUT_DIRS]
     for target in targets:

@@ -6,11 +6,23 @@ from __future__ import annotations
 
 from hera.workflows import DAG, WorkflowTemplate
 
+from workflows.pipelines.templates import StepSpec, pipeline_template, step_template
 from workflows.settings import Settings
-from workflows.templates import StepSpec, pipeline_template, step_template
 
 NAME = "training"
 RUN_DIR = "{{workflow.parameters.storage-root}}/runs/{{workflow.name}}"
+WORKFLOW_NAME, WORKFLOW_UID = "{{workflow.name}}", "{{workflow.uid}}"
+# Inputs a task takes from another task's outputs or from Argo's workflow variables, not a parameter.
+WIRED_INPUTS = {
+    "run-id",
+    "model-uri",
+    "decision",
+    "version",
+    "workflow-name",
+    "workflow-uid",
+    "workflow-status",
+    "failures",
+}
 
 STEPS = {
     "ingest": StepSpec(
@@ -89,70 +101,72 @@ def parameters(settings: Settings) -> dict[str, str]:
     }
 
 
+def task_arguments(spec: StepSpec, **wired: str) -> dict[str, str]:
+    """A task's arguments from its step's declared inputs: the run folder, each input not ``wired``
+    from the workflow parameter of its name, then the wired ones (task outputs, workflow variables)."""
+    unknown = set(wired) - set(spec.inputs)
+    if unknown:
+        raise ValueError(f"step {spec.name!r} declares no input {sorted(unknown)[0]!r}")
+    return {
+        "run-dir": RUN_DIR,
+        **{name: f"{{{{workflow.parameters.{name}}}}}" for name in spec.inputs if name not in wired},
+        **wired,
+    }
+
+
 def training_template(settings: Settings) -> WorkflowTemplate:
-    def task_args(*names: str, **wired: str) -> dict[str, str]:
-        return {"run-dir": RUN_DIR, **{n: f"{{{{workflow.parameters.{n}}}}}" for n in names}, **wired}
+    declared = parameters(settings)
+    for spec in STEPS.values():  # an input no task wires must be a workflow parameter
+        missing = [n for n in spec.inputs if n not in declared and n not in WIRED_INPUTS]
+        if missing:
+            raise ValueError(
+                f"step {spec.name!r}: input {missing[0]!r} is neither wired nor a workflow parameter"
+            )
 
     with pipeline_template(
         NAME,
         entrypoint=NAME,
         settings=settings,
-        parameters=parameters(settings),
+        parameters=declared,
         mutex="training-{{workflow.parameters.model-name}}",
         deadline_seconds=6 * 3600,
     ) as template:
         steps = {name: step_template(spec, settings) for name, spec in STEPS.items() if name != "notify"}
         step_template(STEPS["notify"], settings, input_values=EXIT_HANDLER_INPUTS)
+
+        def task(name: str, **kwargs):
+            return steps[name](name=name, **kwargs)
+
+        def args(name: str, **wired: str) -> dict[str, str]:
+            return task_arguments(STEPS[name], **wired)
+
         with DAG(name=NAME):
-            ingest = steps["ingest"](
-                name="ingest", arguments=task_args("data-uri", "seed", "split", "time-column")
-            )
-            validate = steps["validate-data"](name="validate-data", arguments=task_args())
-            features = steps["features"](name="features", arguments=task_args())
-            train = steps["train"](
-                name="train",
-                arguments=task_args("epochs", "lr", "batch-size", "hidden-sizes", "seed", "experiment"),
-            )
-            evaluate = steps["evaluate"](
-                name="evaluate",
-                arguments=task_args(
-                    "model-name",
-                    "min-auc",
-                    "min-delta",
-                    "replace-incompatible-champion",
-                    **{
-                        "run-id": "{{tasks.train.outputs.parameters.run-id}}",
-                        "model-uri": "{{tasks.train.outputs.parameters.model-uri}}",
-                    },
+            ingest = task("ingest", arguments=args("ingest"))
+            validate = task("validate-data", arguments=args("validate-data"))
+            features = task("features", arguments=args("features"))
+            train = task("train", arguments=args("train"))
+            # Outputs wired through Hera: a misspelt output name fails here, at compile time.
+            trained = {
+                "run-id": train.get_parameter("run-id").value,
+                "model-uri": train.get_parameter("model-uri").value,
+            }
+            evaluate = task("evaluate", arguments=args("evaluate", **trained))
+            decision = evaluate.get_parameter("decision").value
+            register = task(
+                "register",
+                arguments=args(
+                    "register",
+                    **trained,
+                    decision=decision,
+                    **{"workflow-name": WORKFLOW_NAME, "workflow-uid": WORKFLOW_UID},
                 ),
             )
-            register = steps["register"](
-                name="register",
-                arguments=task_args(
-                    "model-name",
-                    **{
-                        "run-id": "{{tasks.train.outputs.parameters.run-id}}",
-                        "model-uri": "{{tasks.train.outputs.parameters.model-uri}}",
-                        "decision": "{{tasks.evaluate.outputs.parameters.decision}}",
-                        "workflow-name": "{{workflow.name}}",
-                        "workflow-uid": "{{workflow.uid}}",
-                    },
-                ),
-            )
-            promoted = "'{{tasks.evaluate.outputs.parameters.decision}}' == 'promote'"
-            promote = steps["promote"](
-                name="promote",
-                arguments=task_args("model-name", version="{{tasks.register.outputs.parameters.version}}"),
-                when=promoted,
-            )
-            deploy = steps["deploy"](
-                name="deploy",
-                arguments=task_args(
-                    "model-name",
-                    "canary-percent",
-                    version="{{tasks.register.outputs.parameters.version}}",
-                    **{"workflow-name": "{{workflow.name}}"},
-                ),
+            version = register.get_parameter("version").value
+            promoted = f"'{decision}' == 'promote'"
+            promote = task("promote", arguments=args("promote", version=version), when=promoted)
+            deploy = task(
+                "deploy",
+                arguments=args("deploy", version=version, **{"workflow-name": WORKFLOW_NAME}),
                 when=promoted,
             )
             ingest >> validate >> features >> train >> evaluate >> register >> promote >> deploy

@@ -11,7 +11,7 @@ import typer
 import yaml
 
 from steps.errors import BadInput, BadSetting
-from workflows.cli_support import contract_errors, err, manifest_path, parse_parameters
+from workflows.cli.support import contract_errors, err, manifest_path, parse_parameters
 
 Via = Annotated[str, typer.Option(help="argo: the Argo Server (ARGO_SERVER); kube: the Kubernetes API")]
 Params = Annotated[list[str] | None, typer.Option("-p", "--param", help="workflow parameter key=value")]
@@ -23,7 +23,7 @@ def _say(line: str) -> None:
 
 def _kube_if_reachable(settings, cluster):
     """The Kubernetes API for preflight's look at ServiceAccounts, ConfigMaps and Secrets, if any."""
-    from workflows.cluster import KubeApi
+    from workflows.cluster.client import KubeApi
 
     if isinstance(cluster, KubeApi):
         return cluster
@@ -51,8 +51,9 @@ def submit_command(
 
     Example: mlops submit training -p epochs=10 --wait
     """
-    from workflows import submit
-    from workflows.cluster import connect
+    from workflows.argo.workflow_ref import workflow_manifest
+    from workflows.cluster import submit
+    from workflows.cluster.client import connect
     from workflows.settings import load_settings
 
     settings = load_settings()
@@ -60,7 +61,7 @@ def submit_command(
     if template.get("kind") != "WorkflowTemplate":
         raise BadInput(f"{workflow}: a {template.get('kind')}, not a WorkflowTemplate")
     parameters = submit.run_parameters(template, parse_parameters(param or []), settings)
-    manifest = submit.workflow_manifest(template["metadata"]["name"], parameters, settings)
+    manifest = workflow_manifest(template["metadata"]["name"], parameters, settings)
     if dry_run:
         print(yaml.safe_dump(manifest, sort_keys=False), end="")
         return
@@ -78,7 +79,7 @@ def submit_command(
 
 
 def _finish(cluster, name: str, interval: float) -> None:
-    from workflows.submit import follow
+    from workflows.cluster.submit import follow
 
     finished = follow(cluster, name, _say, interval)
     status = finished.get("status") or {}
@@ -95,10 +96,10 @@ def apply_command(
 
     Example: mlops compile && mlops apply
     """
-    from workflows.apply import apply_object, cluster_objects
-    from workflows.cluster import KubeApi
-    from workflows.compile import MANIFESTS_DIR
-    from workflows.lint import lint_paths
+    from workflows.argo.lint import lint_paths
+    from workflows.cluster.apply import apply_object, cluster_objects
+    from workflows.cluster.client import KubeApi
+    from workflows.pipelines.compile import MANIFESTS_DIR
     from workflows.settings import load_settings
 
     folder = folder or MANIFESTS_DIR
@@ -121,7 +122,7 @@ def retry_command(
 
     Example: mlops retry training-x7k2p --wait
     """
-    from workflows.cluster import ArgoServer
+    from workflows.cluster.client import ArgoServer
     from workflows.settings import load_settings
 
     # No --via: the Kubernetes API cannot reset a run's failed nodes, only the Argo Server can.
@@ -143,7 +144,7 @@ def logs_command(
 
     Example: mlops logs training-x7k2p --step train
     """
-    from workflows.cluster import connect
+    from workflows.cluster.client import connect
     from workflows.settings import load_settings
 
     cluster = connect(load_settings(), via)
@@ -171,9 +172,9 @@ def watch_command(
     Example: mlops watch s3://fraud-data/incoming/ --interval 60
     """
     from steps import storage
-    from workflows.cli_runs import run_locally
+    from workflows.cli.runs import run_locally
+    from workflows.local.watch import Ledger, poll
     from workflows.settings import load_settings
-    from workflows.watch import Ledger, poll
 
     settings = load_settings()
     if ledger is None and storage.is_s3(settings.storage_root):

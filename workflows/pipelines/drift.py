@@ -13,12 +13,12 @@ from __future__ import annotations
 from hera.workflows import DAG, Counter, Gauge, Label, Parameter, Resource, RetryStrategy, WorkflowTemplate
 from hera.workflows import models as m
 
-from workflows import yaml_io
+from workflows.argo import yaml_io
+from workflows.pipelines.templates import StepSpec, pipeline_template, retry_strategy, step_template
+from workflows.pipelines.training import EXIT_HANDLER_INPUTS, RUN_DIR
+from workflows.pipelines.training import NAME as TRAINING
+from workflows.pipelines.training import STEPS as TRAINING_STEPS
 from workflows.settings import Settings
-from workflows.templates import StepSpec, pipeline_template, retry_strategy, step_template
-from workflows.training import EXIT_HANDLER_INPUTS, RUN_DIR
-from workflows.training import NAME as TRAINING
-from workflows.training import STEPS as TRAINING_STEPS
 
 NAME = "drift"
 DAG_NAME = "drift-check"  # not "drift": that is the step's template
@@ -143,31 +143,34 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
                     **{p: f"{{{{workflow.parameters.{p}}}}}" for p in ("current-uri", "since", "until")},
                 },
             )
+            current = loaded.get_parameter(
+                "uri"
+            ).value  # through Hera: a misspelt output fails at compile time
             checked = check(
                 name="drift",
                 arguments={
                     "run-dir": run_dir,
-                    "current-uri": "{{tasks.load-current.outputs.parameters.uri}}",
+                    "current-uri": current,
                     "model-name": "{{workflow.parameters.model-name}}",
                     "drift-share": "{{workflow.parameters.drift-share}}",
                 },
             )
-            drifted = "{{tasks.drift.outputs.parameters.drifted}} == true"
+            drifted = f"{checked.get_parameter('drifted').value} == true"
             assembled = assemble(
                 name="retrain-data",
                 arguments={
                     "run-dir": run_dir,
-                    "current-uri": "{{tasks.load-current.outputs.parameters.uri}}",
+                    "current-uri": current,
                     "retrain-data": "{{workflow.parameters.retrain-data}}",
                     "model-name": "{{workflow.parameters.model-name}}",
-                    "champion-version": "{{tasks.drift.outputs.parameters.champion-version}}",
+                    "champion-version": checked.get_parameter("champion-version").value,
                 },
                 when=drifted,
             )
             retrained = retrain(
                 name="retrain",
                 arguments={
-                    "data-uri": "{{tasks.retrain-data.outputs.parameters.uri}}",
+                    "data-uri": assembled.get_parameter("uri").value,
                     "model-name": "{{workflow.parameters.model-name}}",
                     "storage-root": "{{workflow.parameters.storage-root}}",
                     "split": "{{workflow.parameters.retrain-split}}",

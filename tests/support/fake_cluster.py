@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from tests.fake_http import Recorded, Reply, not_found, serve
+from tests.support.fake_http import Recorded, Reply, not_found, serve
 
 ARGO = re.compile(
     r"^/api/v1/(workflow-templates|cron-workflows|workflows)/([^/]+)(?:/([^/]+))?(?:/(retry|log))?$"
@@ -269,7 +269,7 @@ def cluster_with_templates(token: str, tmp_path) -> tuple[FakeCluster, Threading
     served on loopback, with ``fake.env`` set for ``mlops submit`` against it."""
     import yaml
 
-    from workflows.compile import MANIFESTS_DIR
+    from workflows.pipelines.compile import MANIFESTS_DIR
 
     fake = FakeCluster(token=token)
     server, url = fake.serve()

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workflows.local import LocalRun, RunRecord
+    from workflows.local.executor import LocalRun
+    from workflows.local.record import RunRecord
 
 # Argo's words: the workflow's message once stopped (operator.go), a running pod's node (pod
 # reconciliation, with its two spaces), a pod not yet created (createWorkflowPod), a task whose
@@ -140,7 +141,7 @@ def kill_now(run: LocalRun) -> None:
         kill_process(process)
     if not run.lock.acquire(timeout=10):
         return
-    from workflows.local import now_iso
+    from workflows.local.record import now_iso
 
     nodes = [*run.record.nodes.values(), *([run.record.exit_handler] if run.record.exit_handler else [])]
     for node in nodes:
@@ -161,7 +162,8 @@ def settle_unstarted(run: LocalRun, tasks: dict[str, dict], graph: dict[str, set
     """Give the tasks that never ran a phase once the DAG stops scheduling: ``Omitted`` when their
     depends cannot be met, as Argo's DAG does; ``Failed`` as Argo's stopped workflow marks a pod it
     will not create; ``Omitted`` with the reason for those failFast or the deadline left unstarted."""
-    from workflows.local import DONE, now_iso
+    from workflows.local.dag import depends_met
+    from workflows.local.record import DONE, now_iso
 
     changed = True
     while changed:
@@ -172,7 +174,7 @@ def settle_unstarted(run: LocalRun, tasks: dict[str, dict], graph: dict[str, set
                 run.record.nodes[d].phase not in DONE for d in graph[name] if d in tasks
             ):
                 continue
-            if not run.depends_met(task, tasks):
+            if not depends_met(run, task, tasks):
                 node.phase, node.message = "Omitted", OMITTED
             elif run.stopped_by_user:
                 node.phase, node.message = "Failed", NODE_NOT_STARTED

@@ -43,7 +43,7 @@ def parse_parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def manifest_path(workflow: str) -> Path:
-    from workflows.compile import MANIFESTS_DIR
+    from workflows.pipelines.compile import MANIFESTS_DIR
 
     given = Path(workflow)
     if given.suffix in (".yaml", ".yml"):
@@ -67,9 +67,9 @@ def load_template(name: str) -> dict:
 def local_document(workflow: str, settings: Settings) -> dict:
     """What a local run executes: one of the project's workflows compiled with this machine's
     settings (manifests/ holds the cluster's, from cluster.env), else the named manifest file."""
-    from workflows import yaml_io
-    from workflows.compile import pipeline_document, pipelines
-    from workflows.lint import lint_documents
+    from workflows.argo import yaml_io
+    from workflows.argo.lint import lint_documents
+    from workflows.pipelines.compile import pipeline_document, pipelines
 
     if workflow not in pipelines():
         return load_template(workflow)

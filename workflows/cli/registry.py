@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from steps.errors import BadInput
-from workflows.cli_support import contract_errors, err
+from workflows.cli.support import contract_errors, err
 
 models_app = typer.Typer(
     help="The model registry: versions, aliases, promotion, rollback.", no_args_is_help=True
@@ -113,7 +113,7 @@ def serve(
     import uvicorn
     from mlflow.exceptions import MlflowException
 
-    from workflows.serve import create_app
+    from workflows.local.serve import create_app
 
     settings, client = _registry()
     name = model or settings.model_name

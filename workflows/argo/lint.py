@@ -6,7 +6,7 @@ API server:
 
 - fields: Hera's models accept the document, and no field is unknown (Hera drops them silently);
   Argo Events against Hera's event models, core kinds against the kubernetes client's, others
-  against ``crd_fields`` (``workflows.lint_fields``);
+  against ``crd_fields`` (``workflows.argo.lint_fields``);
 - names: ``metadata.name`` a DNS-1123 subdomain (apimachinery ``NameIsDNSSubdomain``), at most 63
   characters, 52 for a CronWorkflow (``maxCharsInObjectName``, ``maxCharsInCronWorkflowName``);
   template and task names given, ``[a-zA-Z0-9][-a-zA-Z0-9]*``, at most 128, unique; parameter and
@@ -23,13 +23,13 @@ API server:
   (``validateLeaf``); each output parameter has a value or one ``valueFrom`` of the kind its template
   needs, a valid ``globalName`` (``validateOutputs``, ``validateOutputParameter``); metric names and
   label keys ``[a-zA-Z_][a-zA-Z0-9_]*``, a help, a value (``workflow/metrics``);
-- DAGs (``validateDAG``, ``workflows.lint_dag``): a task at least; ``depends`` and ``dependencies`` not
+- DAGs (``validateDAG``, ``workflows.argo.lint_dag``): a task at least; ``depends`` and ``dependencies`` not
   both in one DAG, no ``continueOn`` beside ``depends``, no name starting with a digit then; one of
   template, templateRef, inline (CEL); a task's template exists, its dependencies are tasks, no
   cycle (``verifyNoCycles``); ``.AnySucceeded``/``.AllFailed`` only on a task with items; one of
   withItems, withParam, withSequence, a sequence's count or end; task arguments have values;
   targets are tasks (``validateDAGTargets``);
-- CronWorkflow (``CronWorkflow``, ``workflows.lint_cron``): a schedule at least, each parsed as robfig/cron's
+- CronWorkflow (``CronWorkflow``, ``workflows.argo.lint_cron``): a schedule at least, each parsed as robfig/cron's
   ``ParseStandard`` parses it; a ``timezone`` ``time.LoadLocation`` knows; ``concurrencyPolicy`` Allow,
   Forbid or Replace; ``startingDeadlineSeconds`` >= 0; its ``workflowSpec`` as a submitted Workflow's;
 - variables (``resolveAllVariables``, ``validateDAGTaskArgumentDependency``): ``{{workflow.parameters.P}}``
@@ -53,12 +53,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from workflows import yaml_io
-from workflows.expressions import ExpressionError, names_in
-from workflows.lint_cron import cron_problems
-from workflows.lint_dag import ancestors, dag_problems, find_cycle, task_dependencies
-from workflows.lint_fields import api_form, kubernetes_unknown_fields, model_for, unknown_fields
-from workflows.lint_templates import field_names, object_name, spec_problems, template_problems
+from workflows.argo import yaml_io
+from workflows.argo.expressions import ExpressionError, names_in
+from workflows.argo.lint_cron import cron_problems
+from workflows.argo.lint_dag import ancestors, dag_problems, find_cycle, task_dependencies
+from workflows.argo.lint_fields import api_form, kubernetes_unknown_fields, model_for, unknown_fields
+from workflows.argo.lint_templates import field_names, object_name, spec_problems, template_problems
 from workflows.settings import image_pinned
 
 __all__ = ["REFERENCE", "Problem", "lint_documents", "lint_paths", "task_dependencies"]
@@ -125,7 +125,7 @@ class Linter:
             self.add(path, message)
 
     def run(self) -> list[Problem]:
-        from workflows.crd_fields import FIELDS, missing_keys, unknown_keys
+        from workflows.argo.crd_fields import FIELDS, missing_keys, unknown_keys
 
         kind = self.doc.get("kind")
         kind = kind if isinstance(kind, str) else repr(kind)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from steps.errors import BadInput, BadSetting, PermissionDenied
-from workflows.cluster import ArgoServer, KubeApi, step_of
+from workflows.cluster.client import ArgoServer, KubeApi, step_of
 from workflows.settings import Settings
 
 DONE = {"Succeeded", "Failed", "Error"}
@@ -24,23 +24,6 @@ SHARED_LOCATIONS = ("data-uri", "storage-root", "current-uri")
 # CronWorkflow ``spec.schedules`` and ``synchronization.mutexes`` are unknown fields before 3.6.
 MINIMUM_ARGO = (3, 6)
 RELEASE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?")
-
-
-def workflow_manifest(
-    template: str, parameters: dict[str, str], settings: Settings, labels: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """A Workflow that runs the WorkflowTemplate ``template`` with these arguments."""
-    from hera.workflows import Parameter, Workflow
-    from hera.workflows.models import WorkflowTemplateRef
-
-    workflow = Workflow(
-        generate_name=f"{template}-",
-        namespace=settings.namespace,
-        labels={"app.kubernetes.io/part-of": "argo-mlops", "argo-mlops/pipeline": template, **(labels or {})},
-        workflow_template_ref=WorkflowTemplateRef(name=template),
-        arguments=[Parameter(name=key, value=value) for key, value in parameters.items()],
-    )
-    return workflow.to_dict()
 
 
 def run_parameters(template: dict[str, Any], given: dict[str, str], settings: Settings) -> dict[str, str]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflows import yaml_io
+from workflows.argo import yaml_io
 from workflows.settings import Settings, env_file_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS_DIR = ROOT / "manifests"
 CLUSTER_ENV = ROOT / "cluster.env"
 OUTPUT_DIRS = ("manifests", "deploy")
@@ -35,8 +35,8 @@ def cluster_settings(path: Path = CLUSTER_ENV) -> Settings:
 
 def pipelines() -> dict:
     """The project's workflows by name: each a function of the settings to a Hera WorkflowTemplate."""
-    from workflows.drift import drift_template
-    from workflows.training import training_template
+    from workflows.pipelines.drift import drift_template
+    from workflows.pipelines.training import training_template
 
     return {"training": training_template, "drift": drift_template}
 
@@ -49,36 +49,39 @@ def pipeline_document(name: str, settings: Settings) -> dict:
 def render(settings: Settings) -> dict[str, str]:
     """Path (relative to the project root) -> YAML text of every generated file."""
     from cron.schedules import schedules
-    from workflows import deploy_manifests
-    from workflows.drift import drift_template
-    from workflows.events import event_source, sensor
-    from workflows.training import training_template
+    from workflows.pipelines import deploy_manifests
+    from workflows.pipelines.drift import drift_template
+    from workflows.pipelines.events import event_source, sensor
+    from workflows.pipelines.training import training_template
 
     files = {
-        "manifests/training.yaml": ("workflows/training.py", training_template(settings).to_yaml()),
-        "manifests/drift.yaml": ("workflows/drift.py", drift_template(settings).to_yaml()),
+        "manifests/training.yaml": ("workflows/pipelines/training.py", training_template(settings).to_yaml()),
+        "manifests/drift.yaml": ("workflows/pipelines/drift.py", drift_template(settings).to_yaml()),
     }
     for name, cron in schedules(settings).items():
         files[f"manifests/cron-{name}.yaml"] = ("cron/schedules.py", cron.to_yaml())
     files["deploy/argocd/application.yaml"] = (
-        "workflows/deploy_manifests.py",
+        "workflows/pipelines/deploy_manifests.py",
         _yaml(deploy_manifests.application(settings)),
     )
     files["deploy/monitoring/drift-alert.yaml"] = (
-        "workflows/deploy_manifests.py",
+        "workflows/pipelines/deploy_manifests.py",
         _yaml(deploy_manifests.drift_alert(settings)),
     )
     files["deploy/rbac/workflow-rbac.yaml"] = (
-        "workflows/deploy_manifests.py",
+        "workflows/pipelines/deploy_manifests.py",
         _yaml(*deploy_manifests.workflow_rbac(settings)),
     )
     files["deploy/rbac/sensor-rbac.yaml"] = (
-        "workflows/deploy_manifests.py",
+        "workflows/pipelines/deploy_manifests.py",
         _yaml(*deploy_manifests.sensor_rbac(settings)),
     )
-    files["manifests/events.yaml"] = ("workflows/events.py", _yaml(event_source(settings), sensor(settings)))
+    files["manifests/events.yaml"] = (
+        "workflows/pipelines/events.py",
+        _yaml(event_source(settings), sensor(settings)),
+    )
     for name, document in deploy_manifests.serving_base(settings).items():
-        files[f"deploy/serving/{name}"] = ("workflows/deploy_manifests.py", _yaml(document))
+        files[f"deploy/serving/{name}"] = ("workflows/pipelines/deploy_manifests.py", _yaml(document))
     return {path: HEADER.format(source=source) + text for path, (source, text) in files.items()}
 
 

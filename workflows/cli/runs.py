@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 
 from steps.errors import BadInput
-from workflows.cli_support import contract_errors, local_document, local_templates, parse_parameters
+from workflows.cli.support import contract_errors, local_document, local_templates, parse_parameters
 
 if TYPE_CHECKING:
-    from workflows.local import RunRecord
+    from workflows.local.record import RunRecord
 
 
 @contract_errors
@@ -63,10 +63,11 @@ def run_locally(
     """Run a compiled workflow on the local executor, showing progress; (its record, exit code)."""
     import yaml
 
-    from workflows.local import WORKFLOW_FILE, LocalRun, load_record
-    from workflows.local_stop import SignalStop
-    from workflows.parameter_check import check_parameters
-    from workflows.progress import Progress, console, table
+    from workflows.local.executor import LocalRun
+    from workflows.local.parameter_check import check_parameters
+    from workflows.local.progress import Progress, console, table
+    from workflows.local.record import WORKFLOW_FILE, load_record
+    from workflows.local.stop import SignalStop
     from workflows.settings import load_settings
 
     settings = load_settings()
@@ -104,7 +105,7 @@ def run_locally(
             out.print(table(run.record))
             report(out, run.record, settings, workflow)
 
-        # Ctrl-C or SIGTERM stops the run as `argo stop` would; a second one kills it (workflows.local_stop).
+        # Ctrl-C or SIGTERM stops the run as `argo stop` would; a second one kills it (workflows.local.stop).
         stopper = SignalStop(run, say, killed)
         record = stopper()
     out.print(table(record))
@@ -132,7 +133,7 @@ def cron_command(
     from rich.table import Table
 
     from cron.schedules import schedules
-    from workflows import compile as compiled
+    from workflows.pipelines import compile as compiled
     from workflows.settings import env_name
 
     if action != "list":
@@ -217,7 +218,7 @@ def mlflow_ui_command(tracking_uri: str) -> str:
 
 def report(out: Console, record: RunRecord, settings, workflow: str = "training") -> None:
     """Where things are, what the run decided and, when it failed, why and how to resume it."""
-    from workflows.progress import failure_report
+    from workflows.local.progress import failure_report
 
     def say(line: str) -> None:
         out.print(line, highlight=False, markup=False, soft_wrap=True)  # soft: a long path stays one line

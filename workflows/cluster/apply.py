@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from steps.errors import BadInput
-from workflows.cluster import PLURALS, KubeApi
+from workflows.cluster.client import PLURALS, KubeApi
 
 
 def cluster_objects(folder: Path) -> Iterator[tuple[Path, dict[str, Any]]]:

@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from workflows.local import LocalRun, Node, RunRecord
+    from workflows.local.executor import LocalRun
+    from workflows.local.record import Node, RunRecord
 
 STYLE = {
     "Succeeded": "green",
@@ -150,7 +151,7 @@ def failure_report(record: RunRecord, runs_root: Path, indent: str = "") -> Iter
             path = runs_root / child / "run.json"
             if not path.exists() or len(indent) > 8:
                 continue
-            from workflows.local import RunRecord
+            from workflows.local.record import RunRecord
 
             child_record = RunRecord.from_json(json.loads(path.read_text()))
             if child_record.phase in FAILED:

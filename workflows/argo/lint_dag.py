@@ -1,13 +1,21 @@
 """Argo's rules for a DAG template, as ``validateDAG`` in ``workflow/validate/validate.go`` (v4) and the
 CRDs' CEL rules on DAGTask (argo-workflows#15028) check them. Task references, ``depends`` targets
-and cycles are checked in ``workflows.lint``; these are the rest."""
+and cycles are checked in ``workflows.argo.lint``; these are the rest."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from workflows.expressions import ExpressionError, names_in
-from workflows.lint_templates import ARGO_VARIABLE, Found, argument_values, dicts, field_names, hooks, indexed
+from workflows.argo.expressions import ExpressionError, names_in
+from workflows.argo.lint_templates import (
+    ARGO_VARIABLE,
+    Found,
+    argument_values,
+    dicts,
+    field_names,
+    hooks,
+    indexed,
+)
 
 ITEM_CONDITIONS = ("AnySucceeded", "AllFailed")  # common.DependencyTypeItems
 

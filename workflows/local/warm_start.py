@@ -2,7 +2,7 @@
 
 A step in a new interpreter spends seconds importing pandas, scikit-learn, PyTorch and MLflow
 before its first line of work, and a training run starts nine of them. The starter is one
-single-threaded process per run (``python -m workflows.warm_start``) that imports those
+single-threaded process per run (``python -m workflows.local.warm_start``) that imports those
 libraries once, one at a time between requests, and forks each step from itself: the step is
 still its own process, in its own session, with its own environment, working folder and log,
 started as ``python -m steps.<name>`` would start it (``runpy``), and its exit code or signal is
@@ -207,7 +207,7 @@ class WarmStarter:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as errors:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "workflows.warm_start"],
+                [sys.executable, "-m", "workflows.local.warm_start"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errors,

@@ -1,0 +1,5 @@
+"""python -m workflows.cli: the mlops command."""
+
+from workflows.cli.app import main
+
+main()

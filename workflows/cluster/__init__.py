@@ -1,0 +1,1 @@
+"""The cluster: the Argo Server and Kubernetes API client, submit and apply."""

@@ -1,0 +1,171 @@
+"""One attempt of a task's template: its log and outputs folder, then its process, or its child workflow.
+
+A container template's attempt is a subprocess of its command and args after ``{{...}}``
+substitution, with the template's env, in this project's Python (or forked by the warm starter),
+in its own session; ``activeDeadlineSeconds`` kills its process group, and its output parameters
+are read from the files it wrote. A resource template's attempt is a child run (``child``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from workflows.argo.expressions import ExpressionError
+from workflows.local import child
+from workflows.local import stop as local_stop
+from workflows.local.record import Attempt, Node, Phase, ended, now_iso
+from workflows.local.substitution import substitute
+from workflows.local.warm_start import StarterGone, WarmProcess, is_step
+
+if TYPE_CHECKING:
+    from workflows.local.executor import LocalRun
+
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+WORKFLOW_DEADLINE_MESSAGE = "Max duration limit exceeded"
+
+
+def run_attempt(
+    run: LocalRun, node: Node, template: dict, scope: dict[str, str], number: int
+) -> tuple[Attempt, dict[str, str]]:
+    """One run of the template's process: the attempt's record and its output parameters.
+
+    The attempt joins the node's record as it starts, so run.json shows what is running."""
+    name = node.name if node is not run.record.exit_handler else "onExit"
+    attempt = Attempt(number=number + 1, started_at=now_iso())
+    with run.lock:
+        node.attempts.append(attempt)
+    outputs_dir = run.run_dir / "outputs" / name
+    log_path = run.run_dir / "logs" / f"{name}.attempt-{number + 1}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    attempt.log = str(log_path)
+    outputs_dir.mkdir(parents=True, exist_ok=True)
+    for old in outputs_dir.iterdir():
+        old.unlink()
+    if "resource" in template:
+        return child.child_workflow(run, node, template, scope, attempt)
+    return run_container(run, name, template, scope, attempt, outputs_dir, log_path)
+
+
+def run_container(
+    run: LocalRun,
+    name: str,
+    template: dict,
+    scope: dict[str, str],
+    attempt: Attempt,
+    outputs_dir: Path,
+    log_path: Path,
+) -> tuple[Attempt, dict[str, str]]:
+    """A container template's process, started, waited for (up to its deadline) and its outputs read."""
+    try:
+        container = substitute(template["container"], scope)
+        if "podSpecPatch" in template:
+            attempt.pod_spec_patch = substitute(template["podSpecPatch"], scope)
+    except ExpressionError as exc:
+        return ended(attempt, Phase.Error, None, str(exc))
+    declared = (template.get("outputs") or {}).get("parameters") or []
+    remote_root = os.path.commonpath([p["valueFrom"]["path"] for p in declared]) if declared else None
+    if remote_root and len(declared) == 1:
+        remote_root = os.path.dirname(remote_root)
+    env = dict(os.environ)
+    for variable in container.get("env") or []:
+        value = str(variable.get("value", ""))
+        env[variable["name"]] = str(outputs_dir) if remote_root and value == remote_root else value
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [*(container.get("command") or []), *(container.get("args") or [])]
+    if command and command[0] in ("python", "python3"):
+        command[0] = sys.executable  # this project's interpreter and virtual environment
+    attempt.command = command
+    deadline = template.get("activeDeadlineSeconds")
+    started = time.monotonic()
+    with log_path.open("wb") as log:
+        with run.launch_lock:
+            try:
+                if run.killed:
+                    raise OSError("the run was killed")
+                process = launch(run, command, log, env, container.get("workingDir") or None)
+                attempt.warm = isinstance(process, WarmProcess)
+            except OSError as exc:
+                return ended(attempt, Phase.Error, None, f"could not start {command[:1]}: {exc}")
+            attempt.pid = process.pid
+            with run.lock:
+                run.processes[name] = process
+                run.save()
+                if run.stopping.is_set():
+                    local_stop.started_while_stopping(run, process)
+        try:
+            code = process.wait(timeout=float(substitute(str(deadline), scope)) if deadline else None)
+            message = ""
+        except subprocess.TimeoutExpired:
+            run.kill(process)
+            code, message = process.wait(), DEADLINE_MESSAGE
+        except StarterGone as exc:
+            run.kill(process)
+            return ended(attempt, Phase.Error, None, str(exc))
+        finally:
+            with run.lock:
+                run.processes.pop(name, None)
+            local_stop.end_group(process.pid)  # what the step left running ends with it, as in a pod
+    attempt.duration_seconds = round(time.monotonic() - started, 3)
+    if run.stopping.is_set() and code != 0:
+        return ended(
+            attempt,
+            Phase.Failed,
+            code if code >= 0 else 128 - code,
+            WORKFLOW_DEADLINE_MESSAGE if run.deadline_hit else local_stop.NODE_STOPPED,
+        )
+    if message:
+        return ended(attempt, Phase.Failed, code, message)
+    if code < 0:
+        return ended(attempt, Phase.Error, 128 - code, f"killed by signal {-code}")
+    if code != 0:
+        return ended(attempt, Phase.Failed, code, f"Error (exit code {code})")
+    outputs, missing = read_outputs(declared, remote_root, outputs_dir)
+    if missing is not None:
+        return ended(attempt, Phase.Error, 0, f"output parameter '{missing}' was not produced")
+    return ended(attempt, Phase.Succeeded, 0, "", outputs)
+
+
+def launch(run: Any, command: list[str], log: BinaryIO, env: dict[str, str], cwd: str | None):
+    """Start a step's process: forked by the warm starter when it is one of our steps, else exec'd."""
+    if run.starter is not None and not run.starter.gone and is_step(command):
+        return run.starter.start(command, env, cwd, Path(log.name))
+    if not is_step(command):
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+        )
+    # A step starts with SIGTERM held (the mask survives exec) until steps/__init__ installs the
+    # contract's handler: a stop during interpreter start-up still exits 75, not -15.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+def read_outputs(
+    declared: list[dict], remote_root: str | None, outputs_dir: Path
+) -> tuple[dict[str, str], str | None]:
+    """The output parameters the step wrote under its outputs folder (the template's paths, moved
+    from ``remote_root`` to it), or their defaults: (those read, the first with neither, or None)."""
+    outputs = {}
+    for parameter in declared:
+        local = Path(
+            str(parameter["valueFrom"]["path"]).replace(remote_root, str(outputs_dir), 1)
+            if remote_root
+            else parameter["valueFrom"]["path"]
+        )
+        if local.exists():
+            outputs[parameter["name"]] = local.read_text()
+        elif "default" in parameter["valueFrom"]:
+            outputs[parameter["name"]] = str(parameter["valueFrom"]["default"])
+        else:
+            return outputs, parameter["name"]
+    return outputs, None

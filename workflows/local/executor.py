@@ -1,0 +1,369 @@
+"""The local executor: runs a compiled Workflow or WorkflowTemplate on this machine, faithfully.
+
+Each DAG task is a subprocess of its template's command and args after ``{{...}}`` substitution,
+with the template's env, in this project's Python, with its own outputs folder. Implemented as
+Argo does it: ``depends``/``dependencies`` (``.Succeeded .Failed .Errored .Skipped .Omitted``,
+``&& || !``), ``when``, ``retryStrategy`` (``limit``, ``retryPolicy``, ``backoff``
+``duration/factor/maxDuration``, ``expression`` over ``lastRetry``), ``continueOn``,
+``activeDeadlineSeconds`` of templates and of the workflow (the process group is killed),
+``failFast``, ``onExit`` with ``{{workflow.status}}`` and ``{{workflow.failures}}``, the DAG's
+phase from its leaf tasks (an omitted task inherits its parents' failure, as in Argo's
+``assessDAGPhase``), ``synchronization.mutexes`` (a file lock), and parallel tasks up to
+``parallelism``.
+
+What only a cluster can honour (image, resources, nodeSelector, tolerations, serviceAccountName,
+podGC, ttlStrategy, security contexts) is accepted and not applied; ``podSpecPatch`` is
+substituted and recorded per attempt; ``envFrom`` ConfigMaps and Secrets are this process's
+environment. Any other feature is refused before anything starts, by name.
+
+This module holds the run: scheduling, retries, the exit handler, the record's saving. The rest lies
+beside it, a job each: ``preflight`` (what is supported), ``record`` (run.json), ``substitution``
+(``{{...}}`` tags), ``dag`` (the DAG's decisions), ``attempt`` (one process), ``child`` (a child
+workflow), ``locks`` (mutexes), ``stop`` (stopping early).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from steps.errors import NOT_RETRIED, BadInput
+from workflows.argo import yaml_io
+from workflows.argo.expressions import ExpressionError, evaluate
+from workflows.argo.lint import task_dependencies
+from workflows.local import stop as local_stop
+from workflows.local.attempt import WORKFLOW_DEADLINE_MESSAGE, run_attempt
+from workflows.local.dag import assess, ready, task_scope
+from workflows.local.locks import FileLocks
+from workflows.local.preflight import Unsupported, check_supported
+from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, now_iso
+from workflows.local.substitution import parse_duration, substitute
+from workflows.local.warm_start import WarmStarter
+
+
+class LocalRun:
+    """One execution of a compiled workflow; ``run()`` returns the finished record."""
+
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        parameters: dict[str, str],
+        runs_root: str,
+        parallelism: int = 4,
+        previous: RunRecord | None = None,
+        on_change: Callable[[LocalRun], None] | None = None,
+        locks_dir: str | None = None,
+        load_template: Callable[[str], dict[str, Any]] | None = None,
+        warm_start: bool = False,
+    ) -> None:
+        check_supported(doc)
+        self.warm_start, self.starter = warm_start, None
+        self.doc, self.spec = doc, doc["spec"]
+        self.templates = {t["name"]: t for t in self.spec.get("templates") or []}
+        self.parallelism = max(1, min(parallelism, int(self.spec.get("parallelism") or parallelism)))
+        self.on_change = on_change or (lambda run: None)
+        self.locks_dir = Path(locks_dir or Path(runs_root).parent / "locks")
+        self.runs_root, self.load_template = runs_root, load_template
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.deadline_hit = False
+        # Stopping early (workflows.local.stop): a step starts and joins self.processes under launch_lock.
+        self.launch_lock = threading.Lock()
+        self.stopped_by_user = self.killed = self.in_exit_handler = False
+        self.child_runs: list[LocalRun] = []
+        declared = {
+            p["name"]: p.get("value", p.get("default"))
+            for p in (self.spec.get("arguments") or {}).get("parameters") or []
+        }
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:
+            raise BadInput(
+                f"parameter {unknown[0]!r}: the workflow declares no such parameter (it has: {', '.join(declared)})"
+            )
+        base = doc["metadata"].get("name") or doc["metadata"].get("generateName", "run-").rstrip("-")
+        if previous is not None:
+            self.record = previous
+            self.record.phase, self.record.message, self.record.exit_handler = Phase.Running, "", None
+            # Like `argo retry -p`: a resumed run may correct a parameter; kept tasks keep their outputs.
+            self.record.parameters.update({k: str(v) for k, v in parameters.items()})
+        else:
+            values = {**declared, **parameters}
+            missing = [name for name, value in values.items() if value is None]
+            if missing:
+                raise BadInput(f"parameter {missing[0]!r}: required, pass -p {missing[0]}=VALUE")
+            name = f"{base}-{secrets.token_hex(3)[:5]}"
+            self.record = RunRecord(
+                name=name,
+                uid=str(uuid.uuid4()),
+                template=base,
+                creation_timestamp=now_iso(),
+                parameters={k: str(v) for k, v in values.items()},
+                run_dir=str(Path(runs_root) / name),
+            )
+        self.run_dir = Path(self.record.run_dir)
+        self.scope = {
+            "workflow.name": self.record.name,
+            "workflow.uid": self.record.uid,
+            "workflow.namespace": doc["metadata"].get("namespace", "default"),
+            "workflow.creationTimestamp": self.record.creation_timestamp,
+            "workflow.serviceAccountName": self.spec.get("serviceAccountName", "default"),
+            **{f"workflow.parameters.{k}": v for k, v in self.record.parameters.items()},
+        }
+
+    # ---- the DAG -------------------------------------------------------------------------
+
+    def dag(self) -> dict[str, Any]:
+        entry = self.templates.get(self.spec.get("entrypoint"))
+        if entry is None or "dag" not in entry:
+            raise Unsupported(
+                "spec.entrypoint: the local executor runs a workflow whose entrypoint is a dag template"
+            )
+        return entry["dag"]
+
+    def run(self) -> RunRecord:
+        tasks = {t["name"]: t for t in self.dag().get("tasks") or []}
+        graph = {name: task_dependencies(task) for name, task in tasks.items()}
+        fail_fast = self.dag().get("failFast", True)
+        for name, task in tasks.items():
+            node = self.record.nodes.get(name)
+            if node is None or node.phase != Phase.Succeeded:
+                self.record.nodes[name] = Node(name=name, template=task["template"])
+            else:
+                node.reused = True
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.keep_workflow()
+        self.record.started_at = self.record.started_at or now_iso()
+        with self.mutexes(), self.step_starter():
+            self.save()
+            deadline = self.spec.get("activeDeadlineSeconds")
+            timer = threading.Timer(float(deadline), self.workflow_deadline) if deadline else None
+            if timer:
+                timer.daemon = True
+                timer.start()
+            try:
+                self.schedule(tasks, graph, fail_fast)
+            finally:
+                if timer:
+                    timer.cancel()
+            local_stop.settle_unstarted(self, tasks, graph)
+            self.record.phase = assess(self, tasks, graph)
+            if self.deadline_hit:
+                self.record.phase, self.record.message = Phase.Failed, WORKFLOW_DEADLINE_MESSAGE
+            with self.lock:
+                self.in_exit_handler = True
+                if self.stopped_by_user:  # as Argo's shutdown: the DAG fails, whatever its tasks did
+                    self.record.phase, self.record.message = Phase.Failed, local_stop.STOP_MESSAGE
+            self.run_exit_handler()
+        with self.lock:
+            self.record.finished_at = now_iso()
+            self.save()
+        return self.record
+
+    def keep_workflow(self) -> None:
+        """The workflow as this run executes it, beside its record (as Argo keeps a Workflow's spec);
+        a resumed run reads it back, so it resumes what it ran."""
+        path = self.run_dir / WORKFLOW_FILE
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            partial.write_text(yaml_io.dump(self.doc))
+            partial.replace(path)  # whole or absent
+
+    @contextlib.contextmanager
+    def step_starter(self) -> Iterator[None]:
+        """With warm starts on, one starter process for this run's steps (see workflows.local.warm_start)."""
+        if not self.warm_start:
+            yield
+            return
+        self.starter = WarmStarter(self.run_dir / "logs" / "warm-start.log")
+        try:
+            yield
+        finally:
+            self.starter.close()
+            self.starter = None
+
+    def schedule(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
+        running: dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="task") as pool:
+            while True:
+                with self.lock:
+                    for name in ready(self, tasks, graph, fail_fast):
+                        if len(running) >= self.parallelism:
+                            break
+                        self.record.nodes[name].phase = Phase.Running
+                        running[pool.submit(self.execute, tasks[name])] = name
+                    self.save()
+                if not running:
+                    return
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    running.pop(future)
+                    future.result()
+
+    # ---- one task --------------------------------------------------------------------------
+
+    def execute(
+        self, task: dict[str, Any], node_name: str | None = None, scope: dict[str, str] | None = None
+    ) -> None:
+        """Run a task's template with retries; the node's record says how it went."""
+        name = node_name or task["name"]
+        node = self.record.exit_handler if node_name else self.record.nodes[name]
+        template = self.templates[task["template"]]
+        try:
+            inputs = self.resolve_inputs(task, template, scope or task_scope(self))
+        except ExpressionError as exc:
+            self.finish(node, Phase.Error, str(exc))
+            return
+        if self.stopping.is_set() and self.stopped_by_user and not self.in_exit_handler:
+            # Scheduled as the stop came: never started, as Argo creates no pod once shut down.
+            self.finish(node, Phase.Failed, local_stop.NODE_NOT_STARTED)
+            return
+        node.started_at = now_iso()
+        strategy = template.get("retryStrategy") or {}
+        limit = int(substitute(str(strategy.get("limit", 0)), inputs)) if strategy else 0
+        backoff = strategy.get("backoff") or {}
+        first_start = time.monotonic()
+        for number in range(limit + 1):
+            attempt, outputs = run_attempt(self, node, template, {**inputs, "retries": str(number)}, number)
+            if attempt.phase == Phase.Succeeded:
+                node.outputs = outputs
+                self.finish(node, Phase.Succeeded, "", first_start)
+                return
+            with self.lock:
+                self.save()
+            if number == limit or self.stopping.is_set() or not self.should_retry(strategy, attempt):
+                break
+            wait_for = parse_duration(backoff.get("duration", 0)) * float(backoff.get("factor", 1)) ** number
+            max_duration = backoff.get("maxDuration")
+            if max_duration and time.monotonic() - first_start + wait_for > parse_duration(max_duration):
+                attempt.message += "; backoff maxDuration reached"
+                break
+            if self.stopping.wait(wait_for):
+                break
+        self.finish(node, node.attempts[-1].phase, node.attempts[-1].message, first_start)
+
+    def finish(self, node: Node, phase: str, message: str, started: float | None = None) -> None:
+        with self.lock:
+            node.phase, node.message, node.finished_at = phase, message, now_iso()
+            if started is not None:
+                node.duration_seconds = round(time.monotonic() - started, 3)
+            self.save()
+
+    def resolve_inputs(self, task: dict, template: dict, scope: dict[str, str]) -> dict[str, str]:
+        given = {p["name"]: p.get("value", "") for p in (task.get("arguments") or {}).get("parameters") or []}
+        values = dict(self.scope)
+        for parameter in (template.get("inputs") or {}).get("parameters") or []:
+            key = parameter["name"]
+            if key in given:
+                raw = given[key]
+            elif "value" in parameter:
+                raw = parameter["value"]
+            elif "default" in parameter:
+                raw = parameter["default"]
+            else:
+                raise ExpressionError(
+                    f"input parameter '{key}' of template '{template['name']}' was not supplied"
+                )
+            values[f"inputs.parameters.{key}"] = str(substitute(str(raw), scope))
+        return values
+
+    def should_retry(self, strategy: dict, attempt: Attempt) -> bool:
+        policy = strategy.get("retryPolicy", "OnFailure")
+        if policy == "OnFailure" and attempt.phase != Phase.Failed:
+            return False
+        if policy in ("OnError", "OnTransientError") and attempt.phase != Phase.Error:
+            return False
+        expression = strategy.get("expression")
+        if not expression:
+            return True
+        last = {
+            "lastRetry.exitCode": str(attempt.exit_code if attempt.exit_code is not None else -1),
+            "lastRetry.status": attempt.phase,
+            "lastRetry.duration": str(int(attempt.duration_seconds)),
+            "lastRetry.message": attempt.message,
+        }
+        return bool(evaluate(expression, last.__getitem__))
+
+    @staticmethod
+    def kill(process: subprocess.Popen) -> None:
+        local_stop.kill_process(process)
+
+    def workflow_deadline(self) -> None:
+        with self.lock:
+            self.deadline_hit = True
+            self.stopping.set()
+            for process in list(self.processes.values()):
+                self.kill(process)
+
+    # ---- the end -----------------------------------------------------------------------------
+
+    def failures(self) -> list[dict[str, str]]:
+        return [
+            {
+                "displayName": name,
+                "message": node.message,
+                "templateName": node.template,
+                "phase": node.phase,
+                "podName": f"{self.record.name}-{name}",
+                "finishedAt": node.finished_at,
+            }
+            for name, node in self.record.nodes.items()
+            if node.phase in FAILED
+        ]
+
+    def run_exit_handler(self) -> None:
+        handler = self.spec.get("onExit")
+        if not handler:
+            return
+        self.stopping.clear()
+        self.record.exit_handler = Node(
+            name=f"{self.record.name}.onExit", template=handler, phase=Phase.Running
+        )
+        scope = {
+            **task_scope(self),
+            "workflow.status": self.record.phase,
+            "workflow.failures": json.dumps(self.failures()),
+        }
+        self.scope.update(
+            {"workflow.status": scope["workflow.status"], "workflow.failures": scope["workflow.failures"]}
+        )
+        self.save()
+        self.execute({"name": "onExit", "template": handler}, node_name="onExit", scope=scope)
+        if self.record.exit_handler.phase in FAILED and self.record.phase == Phase.Succeeded:
+            self.record.phase, self.record.message = (
+                Phase.Failed,
+                f"exit handler {handler} {self.record.exit_handler.phase.lower()}",
+            )
+
+    def save(self) -> None:
+        """Write run.json atomically, then tell the progress view."""
+        target = self.run_dir / "run.json"
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.record.to_json(), indent=2, default=str))
+        tmp.replace(target)
+        self.on_change(self)
+
+    def mutexes(self):
+        names = [
+            substitute(m["name"], self.scope)
+            for m in (self.spec.get("synchronization") or {}).get("mutexes") or []
+        ]
+        return FileLocks(self.locks_dir, names)
+
+    def exit_code(self) -> int:
+        """0 on success; else the contract code of the first failure that has one, else 1."""
+        if self.record.phase == Phase.Succeeded:
+            return 0
+        for node in self.record.nodes.values():
+            if node.phase in FAILED and node.attempts and node.attempts[-1].exit_code in (*NOT_RETRIED, 75):
+                return int(node.attempts[-1].exit_code)
+        return 1

@@ -1,0 +1,123 @@
+"""What the local executor implements, checked before anything starts: any other field is refused by name.
+
+``SUPPORTED`` lists the fields the executor honours, by where they appear; a field marked ``~`` is
+accepted but only meaningful on a cluster (image, resources, nodeSelector, ...). A resource template
+is one thing only here: a Workflow created from a WorkflowTemplate, run as a child, whose success and
+failure conditions read ``status.phase``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from steps.errors import BadInput
+
+# Fields the executor implements, by where they appear; "~" marks fields accepted but only meaningful on a cluster.
+SUPPORTED = {
+    "document": {"apiVersion", "kind", "metadata", "spec"},
+    "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
+             "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
+             "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "~volumes"},
+    "template": {"name", "inputs", "outputs", "container", "dag", "resource", "retryStrategy", "activeDeadlineSeconds",
+                 "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
+                 "~serviceAccountName", "~priorityClassName", "~metrics"},
+    "container": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
+                  "~securityContext", "~volumeMounts", "workingDir", "name"},
+    "dag": {"tasks", "failFast"},
+    "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn"},
+    "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
+    "synchronization": {"mutexes"},
+    "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
+}  # fmt: skip
+CONDITION = re.compile(r"^\s*status\.phase\s*(==|=|!=|in|notin)\s*\(?([\w ,]+?)\)?\s*$")
+
+
+class Unsupported(BadInput):
+    """The manifest uses something the local executor cannot run faithfully."""
+
+
+def _allowed(where: str) -> set[str]:
+    return {key.lstrip("~") for key in SUPPORTED[where]}
+
+
+def check_supported(doc: dict[str, Any]) -> None:
+    """Refuse, naming it, the first manifest feature the executor does not implement."""
+
+    def refuse(path: str, key: str, what: str) -> None:
+        raise Unsupported(f"{path}.{key}: the local executor does not support {what} '{key}'")
+
+    def only(value: dict, where: str, path: str) -> None:
+        for key in value:
+            if key not in _allowed(where):
+                refuse(path, key, f"{where} field")
+
+    if doc.get("kind") not in ("Workflow", "WorkflowTemplate"):
+        raise Unsupported(
+            f"kind: the local executor runs Workflow and WorkflowTemplate, not {doc.get('kind')!r}"
+        )
+    only(doc, "document", "")
+    spec = doc.get("spec") or {}
+    only(spec, "spec", "spec")
+    if (spec.get("synchronization") or {}) and set(spec["synchronization"]) - {"mutexes"}:
+        refuse("spec.synchronization", "semaphores", "synchronization kind")
+    for index, template in enumerate(spec.get("templates") or []):
+        path = f"spec.templates[{index}]"
+        only(template, "template", path)
+        if not ("container" in template or "dag" in template or "resource" in template):
+            raise Unsupported(
+                f"{path}: template '{template.get('name')}' is not a container, dag or resource template"
+            )
+        if "resource" in template:
+            only(template["resource"], "resource", f"{path}.resource")
+            check_child_workflow(template["resource"], f"{path}.resource")
+        if "container" in template:
+            only(template["container"], "container", f"{path}.container")
+        if "retryStrategy" in template:
+            only(template["retryStrategy"], "retryStrategy", f"{path}.retryStrategy")
+        if "dag" in template:
+            only(template["dag"], "dag", f"{path}.dag")
+            for number, task in enumerate(template["dag"].get("tasks") or []):
+                only(task, "task", f"{path}.dag.tasks[{number}]")
+
+
+def check_child_workflow(resource: dict[str, Any], path: str) -> None:
+    """The one resource the executor creates: a Workflow from a WorkflowTemplate, run as a child."""
+    if resource.get("action") != "create":
+        raise Unsupported(
+            f"{path}.action: the local executor only runs action 'create' (got {resource.get('action')!r})"
+        )
+    try:
+        manifest = yaml.safe_load(resource.get("manifest") or "")
+    except yaml.YAMLError:
+        raise Unsupported(f"{path}.manifest: not valid YAML") from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("kind") != "Workflow"
+        or "workflowTemplateRef" not in (manifest.get("spec") or {})
+    ):
+        raise Unsupported(
+            f"{path}.manifest: the local executor creates only Workflows that use a workflowTemplateRef"
+        )
+    for key in ("successCondition", "failureCondition"):
+        if key in resource and not CONDITION.match(resource[key]):
+            raise Unsupported(
+                f"{path}.{key}: only conditions on status.phase are supported (got {resource[key]!r})"
+            )
+
+
+def condition_text(condition: str) -> str:
+    """The condition as Argo's messages print it: a Kubernetes label requirement, values sorted."""
+    operator, values = CONDITION.match(condition).groups()
+    listed = sorted(value.strip() for value in values.split(","))
+    if operator in ("in", "notin"):
+        return f"status.phase {operator} ({','.join(listed)})"
+    return f"status.phase{operator}{','.join(listed)}"
+
+
+def condition_holds(condition: str, phase: str) -> bool:
+    operator, values = CONDITION.match(condition).groups()
+    listed = {value.strip() for value in values.split(",")}
+    return phase in listed if operator in ("==", "=", "in") else phase not in listed
