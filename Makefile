@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
-DATA ?= data/
+DATA ?= data/train/
 ROWS ?= 50000
+# PyTorch's CPU wheels: 2.13.0+cpu wins over PyPI's 2.13.0 (a CUDA build on Linux). Empty: PyPI's.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: help venv run drift-demo compile submit apply images test test-faults test-fast lint audit format bench bench-quick clean
 
@@ -16,8 +18,8 @@ venv: $(STAMP) ## create .venv and install the pinned dependencies (once)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first, alone: any other spec pulls a multi-GB CUDA build (see PITFALLS)
-	$(BIN)/pip install -q --only-binary=:all: -c constraints.txt torch==2.13.0
+	# torch first, alone, and the CPU build (PyPI's Linux wheel is the multi-GB CUDA one): TORCH_INDEX= for CUDA
+	$(BIN)/pip install -q --only-binary=:all: -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) torch==2.13.0
 	$(BIN)/pip install -q --only-binary=:all: -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 

@@ -34,7 +34,8 @@ class StepSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     storage_root: str = Field(".mlops", description="holds runs, the MLflow database and artifacts")
-    data_uri: str = Field("data/", description="default dataset location (folder, file or s3://)")
+    # data/train/, not data/: a folder is read with its subfolders, and data/incoming/ is the drift data.
+    data_uri: str = Field("data/train/", description="default dataset location (folder, file or s3://)")
     train_threads: int | None = Field(
         None,
         ge=1,

@@ -262,5 +262,6 @@ def test_settings_prints_the_environment_variables(clean_env, monkeypatch):
     shown = json.loads(done.stdout)
     assert shown["MLOPS_STORAGE_ROOT"] == "/tmp/m"
     assert shown["MLFLOW_TRACKING_URI"] == "sqlite:////tmp/m/mlflow.db"  # the effective one
+    assert shown["MLOPS_GITOPS_REPO_URL"] == "file:///tmp/m/gitops.git"  # the effective one too
     assert "ARGO_SERVER" in shown and "MLOPS_DRIFT_CURRENT_URI" in shown
     assert not [key for key in shown if key.islower()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from steps.errors import BadInput
-from workflows.local.sample_data import generate
+from workflows.local.sample_data import generate, write_partitions
 
 
 def test_fraud_rate_is_realistic_and_seeded():
@@ -36,3 +36,19 @@ def test_drift_moves_spend_channel_and_fraud_rate():
 def test_bad_generator_parameters(kwargs, flag):
     with pytest.raises(BadInput, match=flag):
         generate(**kwargs)
+
+
+def test_overwrite_replaces_only_the_folders_own_files_and_refuses_data_in_a_subfolder(tmp_path):
+    """A folder is read with its subfolders: drift data kept inside it would mix into training, and
+    --overwrite must not delete it."""
+    frame = generate(200, seed=1)
+    write_partitions(frame, str(tmp_path / "train"), 2)
+    write_partitions(frame, str(tmp_path / "train" / "incoming"), 1)
+    kept = sorted((tmp_path / "train" / "incoming").iterdir())
+    with pytest.raises(BadInput, match=r"its subfolder .*incoming holds data files.*a folder of its own"):
+        write_partitions(frame, str(tmp_path / "train"), 2, overwrite=True)
+    assert sorted((tmp_path / "train" / "incoming").iterdir()) == kept
+    assert len(list((tmp_path / "train").glob("part-*.parquet"))) == 2
+    write_partitions(frame, str(tmp_path / "other"), 3)
+    assert len(write_partitions(frame, str(tmp_path / "other"), 1, overwrite=True)) == 1
+    assert [p.name for p in (tmp_path / "other").iterdir()] == ["part-00000.parquet"]

@@ -27,8 +27,8 @@ def test_the_readme_steps_run_one_by_one_after_make_run(tmp_path):
         assert done.returncode == 0, f"{shlex.join(words)}: exit {done.returncode}\n{done.stderr[-3000:]}"
 
     # What `make run` leaves (Makefile: the data, then a training run; fewer epochs here).
-    run(["mlops", "data", "generate", "data/", "--rows", "50000", "--seed", "7"])
-    run(["mlops", "run", "training", "-p", "data-uri=data/", "-p", "epochs=2"])
+    run(["mlops", "data", "generate", "data/train/", "--rows", "50000", "--seed", "7"])
+    run(["mlops", "run", "training", "-p", "data-uri=data/train/", "-p", "epochs=2"])
 
     for line in readme_block("## The steps"):
         words = shlex.split(line, comments=True)

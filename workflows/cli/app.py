@@ -43,7 +43,7 @@ def data_generate(
 ) -> None:
     """Write a synthetic card-transaction fraud dataset.
 
-    Example: mlops data generate data/ --rows 50000 --seed 7
+    Example: mlops data generate data/train/ --rows 50000 --seed 7
     """
     from workflows.local.sample_data import generate, write_partitions
 
@@ -111,6 +111,7 @@ def show_settings() -> None:
     # Keyed by variable: what a user sets, not the Python field it lands in.
     shown = {env_name(field): value for field, value in settings.model_dump(mode="json").items()}
     shown[env_name("mlflow_tracking_uri")] = settings.tracking_uri  # the effective one, default included
+    shown[env_name("gitops_repo_url")] = settings.gitops_url
     print(json.dumps(shown, indent=2))
 
 

@@ -142,7 +142,8 @@ def cron_command(
     settings = compiled.cluster_settings(compiled.CLUSTER_ENV)
     variables = [env_name(f) for f in ("retrain_schedule", "drift_schedule", "schedule_timezone")]
     view = Table(
-        title=f"CronWorkflows, from settings {', '.join(variables)} in {compiled.CLUSTER_ENV.name}",
+        title=f"CronWorkflows, from settings {', '.join(variables)} in {compiled.CLUSTER_ENV.name} "
+        "(their defaults where it sets none)",
         title_justify="left",
     )
     for column in ("name", "schedule", "timezone", "template", "next runs"):

@@ -136,6 +136,16 @@ def write_partitions(frame: pd.DataFrame, out: str, partitions: int, overwrite: 
         existing = storage.list_files(out)
     except BadInput:
         existing = []
+    # A reader of OUT reads its subfolders too: data there would mix in, and --overwrite must not delete it.
+    nested = [
+        uri for uri in existing if uri.rstrip("/").rsplit("/", 1)[0] != storage.join(out, "").rstrip("/")
+    ]
+    if nested:
+        folder = nested[0].rsplit("/", 1)[0]
+        raise BadInput(
+            f"{out}: its subfolder {folder} holds data files, which a run reading {out} reads too; "
+            "generate into a folder of its own"
+        )
     if existing and not overwrite:
         raise BadInput(f"{out}: already holds {len(existing)} data files; pass --overwrite to replace them")
     for old in existing:
