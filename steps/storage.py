@@ -5,6 +5,10 @@ never leaves half a file behind. S3 goes through boto3 with its standard retry m
 ``AWS_ENDPOINT_URL`` points it at MinIO or moto. Every failure becomes a contract error:
 a missing object is bad input (65), a denied bucket is a permission error (77), a dropped
 connection or a 5xx is transient (75).
+
+A key taken from an S3 event notification arrives URL-encoded (a space as '+', other bytes as %XX
+of their UTF-8); the Sensor hands it over as ``s3+urlencoded://bucket/key`` and ``resolve`` decodes
+it, once, wherever a URI is read. A key given as ``s3://`` is always taken as it is.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, unquote_plus
 
 from steps.errors import BadInput, BadSetting, PermissionDenied, Transient
 
@@ -37,25 +43,45 @@ _TRANSIENT_CODES = {
 }
 
 
+# The scheme of a URI whose key is URL-encoded as S3 event notifications encode it.
+EVENT_KEY_SCHEME = "s3+urlencoded://"
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def is_s3(uri: str) -> bool:
-    return uri.startswith("s3://")
+    return uri.startswith(("s3://", EVENT_KEY_SCHEME))
+
+
+def resolve(uri: str) -> str:
+    """The URI a read or write goes to: ``s3+urlencoded://b/new+data%C3%A9.parquet`` becomes
+    ``s3://b/new dataé.parquet`` (%XX are UTF-8 bytes, '+' a space, decoded once, as AWS documents
+    event keys); any other URI as it is."""
+    if not uri.startswith(EVENT_KEY_SCHEME):
+        return uri
+    bucket, _, key = uri[len(EVENT_KEY_SCHEME) :].partition("/")
+    if _BAD_ESCAPE.search(key):
+        raise BadInput(f"{uri}: not a URL-encoded key (a '%' not followed by two hex digits)")
+    try:
+        return f"s3://{bucket}/{unquote_plus(key, encoding='utf-8', errors='strict')}"
+    except UnicodeDecodeError:
+        raise BadInput(f"{uri}: the URL-encoded key is not UTF-8") from None
 
 
 def join(uri: str, *parts: str) -> str:
     """Append path parts to a URI, local or S3."""
     if is_s3(uri):
-        return "/".join([uri.rstrip("/"), *(p.strip("/") for p in parts)])
+        return "/".join([resolve(uri).rstrip("/"), *(p.strip("/") for p in parts)])
     return str(Path(uri, *parts))
 
 
 def check_data_uri(uri: str, allowed_prefixes: list[str], what: str = "data-uri") -> str:
     """Refuse a data URI from untrusted input (an event's key): no '..', no control
-    characters, and under one of the allowed prefixes when any are set."""
-    from urllib.parse import unquote
-
-    if any(ord(c) < 32 or ord(c) == 127 for c in uri):
+    characters, and under one of the allowed prefixes when any are set; an event's encoded key is
+    checked decoded too."""
+    plain = resolve(uri)
+    if any(ord(c) < 32 or ord(c) == 127 for c in uri + plain):
         raise BadInput(f"{what} {uri!r}: holds a control character")
-    for form in (uri, unquote(uri)):
+    for form in (uri, unquote(uri), plain, unquote(plain)):
         if ".." in form.replace("\\", "/").split("/"):
             # Refused always, prefixes or not: an event's key must not climb out of its prefix.
             fix = (
@@ -66,7 +92,7 @@ def check_data_uri(uri: str, allowed_prefixes: list[str], what: str = "data-uri"
             raise BadInput(
                 f"{what} {uri!r}: '..' segments are refused in a data URI (it may come from an untrusted event); {fix}"
             )
-    if allowed_prefixes and not any(_under(uri, prefix) for prefix in allowed_prefixes):
+    if allowed_prefixes and not any(_under(plain, prefix) for prefix in allowed_prefixes):
         raise BadInput(f"{what} {uri!r}: outside the allowed data prefixes ({', '.join(allowed_prefixes)})")
     return uri
 
@@ -81,7 +107,8 @@ def _under(uri: str, prefix: str) -> bool:
 
 
 def split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://") :].partition("/")
+    """(bucket, key) of an S3 URI, an event's encoded key decoded."""
+    bucket, _, key = resolve(uri)[len("s3://") :].partition("/")
     if not bucket:
         raise BadInput(f"{uri}: an S3 URI needs a bucket (s3://bucket/key)")
     return bucket, key
@@ -220,7 +247,7 @@ def list_files(uri: str) -> list[str]:
 
 def _list_s3(uri: str, bucket: str, key: str) -> list[str]:
     if key and not key.endswith("/") and exists(uri):
-        return [uri]
+        return [resolve(uri)]
     return sorted(f"s3://{bucket}/{obj['Key']}" for obj in _s3_objects(uri) if _is_data_file(obj["Key"]))
 
 
@@ -270,8 +297,9 @@ def read_table(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
     data = read_bytes(uri)
     if not data:
         raise BadInput(f"{uri}: empty file (0 bytes)")
+    is_csv = resolve(uri).lower().endswith(".csv")
     try:
-        if uri.lower().endswith(".csv"):
+        if is_csv:
             _check_csv_header(data, uri)
             return pd.read_csv(io.BytesIO(data), usecols=columns, encoding="utf-8", low_memory=False)
         return pq.read_table(io.BytesIO(data), columns=columns).to_pandas()
@@ -280,7 +308,7 @@ def read_table(uri: str, columns: list[str] | None = None) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise BadInput(f"{uri}: empty file (no header or rows)") from None
     except (pd.errors.ParserError, pa.ArrowException, OSError, ValueError) as exc:
-        kind = "CSV" if uri.lower().endswith(".csv") else "Parquet"
+        kind = "CSV" if is_csv else "Parquet"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"{uri}: not a readable {kind} file ({first_line})") from None
 
@@ -300,7 +328,7 @@ def _check_csv_header(data: bytes, uri: str) -> None:
 def write_table(frame: pd.DataFrame, uri: str) -> None:
     """Write a DataFrame as Parquet (or CSV when the URI ends in .csv)."""
     buffer = io.BytesIO()
-    if uri.lower().endswith(".csv"):
+    if resolve(uri).lower().endswith(".csv"):
         frame.to_csv(buffer, index=False)
     else:
         frame.to_parquet(buffer, index=False)
