@@ -5,8 +5,12 @@ those lines change), commit with a message naming model, version, run and data f
 and push (rebasing when another push got there first). With ArgoCD configured, sync the
 Application and wait until it is Synced and Healthy; with a canary, first serve the new
 version to ``--canary-percent`` of the traffic, wait healthy, then promote it to all.
+ArgoCD runs one operation at a time and, with automated sync, our push starts one: the deploy
+waits for a running operation and judges the one that synced its commit (``steps.argocd``). A token
+or application ArgoCD refuses fails before the first commit (77).
 On any failure after the first commit: revert the commits in Git (pushed), put the registry's
-``champion`` alias (and its history) back as it was before the promote, and exit 70. Without
+``champion`` alias (and its history) back as it was before the promote, terminate an ArgoCD
+operation still running and sync the revert, and exit 70. Without
 ArgoCD (a local run) the commit and rollback are real and the sync is skipped. Deploying the
 version the manifest already serves changes nothing.
 
@@ -35,6 +39,7 @@ from steps.promote import ChampionState, champion_state
 from steps.stopping import deferred
 
 CHAMPION = "champion"
+ROLLBACK_WAIT = 60.0  # seconds a rollback waits for a running ArgoCD operation to be terminated
 
 
 class DeployParams(StepParams):
@@ -121,10 +126,15 @@ class Deployment:
             )
             return False
         app = self.settings.argocd_app
-        previous = self.argocd.sync(app)
-        self.argocd.wait_healthy(app, previous, self.params.sync_timeout, self.params.poll_seconds)
+        # The commit as pushed; an operation already running (our push under auto-sync) is waited for.
+        self.argocd.deliver(app, self.repo.head(), self.params.sync_timeout, self.params.poll_seconds)
         log("deploy", f"{app} is Synced and Healthy")
         return True
+
+    def check_argocd(self) -> None:
+        """A token or application ArgoCD refuses fails the deploy here (77), before anything changes."""
+        if self.argocd is not None:
+            self.argocd.check_access(self.settings.argocd_app)
 
     def roll_back(self, client, reason: str) -> None:
         """Revert our commits (pushed) and put the registry's champion back as it was before."""
@@ -144,8 +154,10 @@ class Deployment:
             else:
                 log("deploy", f"{self.name}@{CHAMPION} removed: there was no champion before")
         if self.argocd is not None:
-            try:
-                self.argocd.sync(self.settings.argocd_app)
+            try:  # an operation still running (a sync that timed out) is terminated first
+                self.argocd.restore(
+                    self.settings.argocd_app, self.repo.head(), ROLLBACK_WAIT, self.params.poll_seconds
+                )
             except StepError as exc:
                 log("deploy", f"could not request the sync of the rollback: {exc}")
 
@@ -188,6 +200,7 @@ def put_in_serving(
     with tempfile.TemporaryDirectory(prefix="gitops-") as workdir:
         repo = Repo(settings.gitops_url, settings.gitops_branch, Path(workdir) / "repo", token).clone()
         deployment = Deployment(params, settings, repo, name, version, before)
+        deployment.check_argocd()
         path = repo.path(deployment.relative)
         if path.exists():
             current = serving_manifest.read(path.read_text(), deployment.relative)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,13 @@ from steps.errors import PermissionDenied, StepError, Transient
 
 AUTHOR = {"GIT_AUTHOR_NAME": "argo-mlops", "GIT_AUTHOR_EMAIL": "argo-mlops@localhost"}
 PUSH_ATTEMPTS = 4
-_DENIED = ("Authentication failed", "403", "401", "Permission denied", "could not read Username")
+# What git prints when the host wants credentials it did not get or refused (HTTP 401), and when it
+# refuses the ones it got (403, ssh, file permissions). Whole phrases: a bare "401" would also match a
+# port or a URL ("port 40312: Connection refused" is unreachable, not denied).
+_ASKS_CREDENTIALS = re.compile(
+    r"could not read (Username|Password)|Authentication failed|returned error: 401\b|terminal prompts disabled"
+)
+_DENIED = re.compile(r"returned error: 403\b|Permission denied|Permission to \S+ denied")
 _UNREACHABLE = (
     "Could not resolve host",
     "Connection refused",
@@ -46,13 +53,25 @@ class Repo:
             }
         )
         if self.token:
-            basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+            # Appended after any GIT_CONFIG_* the environment already sets (a CA bundle, a proxy).
+            count = env.get("GIT_CONFIG_COUNT", "")
+            index = int(count) if count.isdigit() else 0
             env |= {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+                "GIT_CONFIG_COUNT": str(index + 1),
+                f"GIT_CONFIG_KEY_{index}": "http.extraHeader",
+                f"GIT_CONFIG_VALUE_{index}": f"Authorization: Basic {self._basic()}",
             }
         return env
+
+    def _basic(self) -> str:
+        """HTTP Basic credentials for the token, as GitHub (user ``x-access-token``) and GitLab (any
+        non-blank user) take a token over HTTPS: the token is the password."""
+        return base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+
+    def _redacted(self, text: str) -> str:
+        if self.token:
+            text = text.replace(self.token, "***").replace(self._basic(), "***")
+        return re.sub(r"(://)[^/@\s]*@", r"\1***@", text)  # credentials written into a URL
 
     def git(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(
@@ -69,11 +88,20 @@ class Repo:
         return done
 
     def _error(self, command: str, stderr: str) -> StepError:
-        first = next((line for line in stderr.splitlines() if line.strip()), "no message")
-        if self.token:
-            first = first.replace(self.token, "***")
-        if any(marker in stderr for marker in _DENIED):
-            return PermissionDenied(f"git {command} to the manifests repository was refused: {first}")
+        first = self._redacted(next((line for line in stderr.splitlines() if line.strip()), "no message"))
+        where = self._redacted(self.url)
+        if _ASKS_CREDENTIALS.search(stderr):
+            if self.token:
+                return PermissionDenied(
+                    f"git {command}: the manifests repository {where} refused the token in"
+                    " MLOPS_GITOPS_TOKEN (HTTP 401): check that it is valid and not expired"
+                )
+            return PermissionDenied(
+                f"git {command}: the manifests repository {where} asks for credentials (HTTP 401):"
+                " set MLOPS_GITOPS_TOKEN to a token that may read and push to it"
+            )
+        if _DENIED.search(stderr):
+            return PermissionDenied(f"git {command} to the manifests repository {where} was refused: {first}")
         if any(marker in stderr for marker in _UNREACHABLE):
             return Transient(f"git {command}: the manifests repository is unreachable: {first}")
         return GitError(f"git {command} failed: {first}")

@@ -1,8 +1,10 @@
 """deploy: a real bare git remote, a test ArgoCD server on loopback, a real MLflow registry.
 
 A healthy sync deploys; a Degraded app, a failed sync and a timeout each end in a revert
-commit, the champion alias restored and exit 70; the ArgoCD requests are checked (path, auth,
-body); a push that lost a race is rebased and succeeds; no token leaks anywhere."""
+commit, the champion alias restored and exit 70 (a sync still running at the timeout terminated
+before the revert's sync); the ArgoCD requests are checked (method, path, query, auth, body); a
+push that lost a race is rebased and succeeds; no token leaks anywhere. ArgoCD's one-operation
+rule, auto-sync and refused tokens: tests/e2e/test_deploy_argocd.py."""
 
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ MANIFEST = f"serving/{MODEL}/inference-service.yaml"
 
 @pytest.fixture
 def world(tmp_path):
+    return make_world(tmp_path)
+
+
+def make_world(tmp_path) -> dict:
     """A registry with versions 1 (the old champion) and 2 (the new one), and an empty remote."""
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking)
@@ -79,6 +85,11 @@ def remote_log(world) -> list[str]:
     ).stdout.splitlines()
 
 
+def argocd(world, **options) -> FakeArgoCD:
+    """The ArgoCD double, its Application following the test's remote."""
+    return FakeArgoCD(APP, ARGOCD_TOKEN, repo=world["remote"][len("file://") :], **options)
+
+
 def served(world) -> dict:
     bare = world["remote"][len("file://") :]
     shown = subprocess.run(
@@ -92,7 +103,7 @@ def champion(world) -> str:
 
 
 def test_healthy_sync_deploys_and_argocd_got_the_right_requests(world):
-    fake = FakeArgoCD(APP, ARGOCD_TOKEN)
+    fake = argocd(world)
     done = deploy(world, fake, "1")
     assert done.returncode == 0, done.stderr
     assert done.result["changed"] is True and done.result["synced"] is True
@@ -100,33 +111,42 @@ def test_healthy_sync_deploys_and_argocd_got_the_right_requests(world):
     manifest = served(world)
     assert manifest["spec"]["predictor"]["model"]["storageUri"] == f"s3://models/{MODEL}/1"
     assert manifest["metadata"]["annotations"]["argo-mlops/model-version"] == "1"
-    syncs = [r for r in fake.requests if r.method == "POST"]
-    assert [(r.path, r.body) for r in syncs] == [(f"/api/v1/applications/{APP}/sync", {"prune": True})]
+    syncs = [r for r in fake.requests if r.method != "GET"]
+    assert [(r.method, r.path, r.body, r.status) for r in syncs] == [
+        ("POST", f"/api/v1/applications/{APP}/sync", {"prune": True}, 200)
+    ]
+    assert syncs[0].headers["Content-Type"] == "application/json"
     assert {r.authorization for r in fake.requests} == {f"Bearer {ARGOCD_TOKEN}"}
+    assert all(r.query == {} for r in fake.requests)
     assert all(r.path == f"/api/v1/applications/{APP}" for r in fake.requests if r.method == "GET")
     assert sum(r.method == "GET" for r in fake.requests) >= 4  # before the sync, then until settled
+    deployed = fake.operations[-1]  # the sync asked for no revision: ArgoCD took the branch's commit
+    assert (deployed.revision, deployed.phase) == (done.result["commit"], "Succeeded")
 
 
 def test_deploying_the_served_version_again_changes_nothing(world):
-    assert deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1").returncode == 0
+    assert deploy(world, argocd(world), "1").returncode == 0
     before = remote_log(world)
-    again = deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1")
+    fake = argocd(world)
+    again = deploy(world, fake, "1")
     assert again.returncode == 0 and again.result["changed"] is False
     assert remote_log(world) == before
+    assert [r.method for r in fake.requests] == ["GET", "GET"]  # ArgoCD has synced that commit: judged
 
 
 @pytest.mark.parametrize(
-    ("scenario", "timeout", "reason"),
+    ("scenario", "timeout", "reason", "asked"),
     [
-        ("degraded", "30", "is Degraded after the sync"),
-        ("sync-error", "30", "sync of fraud-serving failed"),
-        ("never-finishes", "1", "not Synced and Healthy after 1s"),
+        ("degraded", "30", "is Degraded after the sync", ["POST", "POST"]),
+        ("sync-error", "30", "sync of fraud-serving failed", ["POST", "POST"]),
+        ("never-finishes", "1", "not Synced and Healthy after 1s", ["POST", "DELETE", "POST"]),
     ],
 )
-def test_failed_deploy_is_reverted_and_the_champion_restored(world, scenario, timeout, reason):
-    assert deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1").returncode == 0
+def test_failed_deploy_is_reverted_and_the_champion_restored(world, scenario, timeout, reason, asked):
+    assert deploy(world, argocd(world), "1").returncode == 0
     world["client"].set_registered_model_alias(MODEL, "champion", "2")  # what promote did
-    failed = deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN, scenario=scenario), "2", "--sync-timeout", timeout)
+    fake = argocd(world, scenario=scenario)
+    failed = deploy(world, fake, "2", "--sync-timeout", timeout)
     assert failed.returncode == 70, failed.stderr
     errors = failed.error_lines()
     assert len(errors) == 1 and "was rolled back" in errors[0] and reason in errors[0], failed.stderr
@@ -136,11 +156,22 @@ def test_failed_deploy_is_reverted_and_the_champion_restored(world, scenario, ti
     )
     assert served(world)["spec"]["predictor"]["model"]["storageUri"] == f"s3://models/{MODEL}/1"
     assert champion(world) == "1"
+    # Our sync, then the revert's (a sync still running terminated first), each accepted.
+    assert [(r.method, r.status) for r in fake.requests if r.method != "GET"] == [(m, 200) for m in asked]
+    assert (
+        fake.operations[-1].revision
+        == subprocess.run(
+            ["git", "--git-dir", world["remote"][len("file://") :], "rev-parse", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
 
 
 def test_canary_goes_healthy_at_its_share_then_to_all(world):
-    assert deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1").returncode == 0
-    fake = FakeArgoCD(APP, ARGOCD_TOKEN)
+    assert deploy(world, argocd(world), "1").returncode == 0
+    fake = argocd(world)
     done = deploy(world, fake, "2", "--canary-percent", "10")
     assert done.returncode == 0, done.stderr
     assert remote_log(world)[:2] == [
@@ -148,7 +179,10 @@ def test_canary_goes_healthy_at_its_share_then_to_all(world):
         f"Deploy {MODEL} version 2 (run deploy-v2, data 222222222222): canary 10%",
     ]
     assert "canaryTrafficPercent" not in served(world)["spec"]["predictor"]
-    assert sum(r.method == "POST" for r in fake.requests) == 2
+    assert [(r.method, r.body, r.status) for r in fake.requests if r.method != "GET"] == [
+        ("POST", {"prune": True}, 200)
+    ] * 2
+    assert [o.phase for o in fake.operations[1:]] == ["Succeeded", "Succeeded"]  # the canary's, then all
 
 
 def test_a_push_that_lost_the_race_is_rebased_and_succeeds(world, tmp_path):
@@ -165,8 +199,8 @@ def test_a_push_that_lost_the_race_is_rebased_and_succeeds(world, tmp_path):
 
 def test_no_token_appears_in_logs_outputs_run_records_or_the_repository(world):
     runs = [
-        deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN), "1"),
-        deploy(world, FakeArgoCD(APP, ARGOCD_TOKEN, scenario="degraded"), "2"),
+        deploy(world, argocd(world), "1"),
+        deploy(world, argocd(world, scenario="degraded"), "2"),
     ]
     bare = world["remote"][len("file://") :]
     history = subprocess.run(

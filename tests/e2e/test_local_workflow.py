@@ -127,14 +127,31 @@ def test_a_bad_data_uri_fails_at_ingest_without_retry_and_notify_still_runs(loca
     assert champion(local) == before
 
 
-def test_resume_reruns_only_what_did_not_succeed(local):
-    failed = mlops(local, "run", "training", *FAST, "-p", "min-auc=1.5")  # a fault planted at evaluate
+def evaluate_sees_min_auc_unchecked(folder: Path) -> Path:
+    """The training manifest with evaluate's min-auc fed through an argument `-p` checking cannot follow
+    (a reference plus text), so a bad value reaches evaluate: a fault planted in the middle of the DAG."""
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "manifests" / "training.yaml").read_text())
+    (dag,) = [t for t in doc["spec"]["templates"] if t["name"] == "training"]
+    (evaluate,) = [t for t in dag["dag"]["tasks"] if t["name"] == "evaluate"]
+    for argument in evaluate["arguments"]["parameters"]:
+        if argument["name"] == "min-auc":
+            argument["value"] = "{{workflow.parameters.min-auc}}0"
+    path = folder / "training-planted.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_resume_reruns_only_what_did_not_succeed(local, tmp_path):
+    manifest = str(evaluate_sees_min_auc_unchecked(tmp_path))
+    failed = mlops(local, "run", manifest, *FAST, "-p", "min-auc=1.5")  # evaluate refuses 1.50
     assert failed.returncode == 65, failed.stdout
     run = record(local, failed.stdout)
     assert run["nodes"]["evaluate"]["phase"] == "Failed"
     kept = {name: run["nodes"][name]["attempts"] for name in ("ingest", "validate-data", "features", "train")}
 
-    resumed = mlops(local, "run", "--resume", run["name"], "-p", "min-auc=0.5")
+    resumed = mlops(local, "run", manifest, "--resume", run["name"], "-p", "min-auc=0.5")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = record(local, resumed.stdout)
     assert after["name"] == run["name"] and after["phase"] == "Succeeded"
@@ -145,7 +162,7 @@ def test_resume_reruns_only_what_did_not_succeed(local):
         after["nodes"]["evaluate"]["phase"] == "Succeeded"
         and after["nodes"]["promote"]["phase"] == "Succeeded"
     )
-    again = mlops(local, "run", "--resume", run["name"])
+    again = mlops(local, "run", manifest, "--resume", run["name"])
     assert again.returncode == 65 and "already succeeded" in again.stderr
 
 

@@ -103,3 +103,35 @@ def test_watchers_started_together_run_a_new_object_once(lake):
     assert [code for code, _ in results] == [0] * 4, results
     assert len(runs(lake.env)) == 1
     assert sum("new data" in output for _, output in results) == 1
+
+
+KILLED_CLAIMER = """
+import os, signal, sys
+from pathlib import Path
+from steps import storage
+from workflows.local.watch import Ledger
+[(uri, version)] = storage.list_versions(sys.argv[1])
+assert Ledger(Path(sys.argv[2])).claim(uri, version)
+print(uri, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # a watcher killed after its claim, before its run
+"""
+
+
+def test_an_object_claimed_by_a_killed_watcher_is_trained_on_by_the_next(lake):
+    lake.upload("incoming/2026-11-23.parquet", seed=5)
+    ledger = Path(lake.env["MLOPS_STORAGE_ROOT"]) / "watch"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_CLAIMER, f"s3://{lake.bucket}/incoming/", str(ledger)],
+        capture_output=True, text=True, env=lake.env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    uri = killed.stdout.strip()
+
+    code, output = finished(lake.watch())
+    assert code == 0, output
+    assert f"retaking {uri}: its claimer (pid " in output and "is gone and recorded no run" in output
+    assert [r["data-uri"] for r in runs(lake.env).values()] == [uri]
+
+    code, output = finished(lake.watch())  # and only once
+    assert code == 0, output
+    assert "new data" not in output and len(runs(lake.env)) == 1

@@ -85,7 +85,7 @@ CASES = [
     ("validate_data", "steps/storage.py:read_table", "in read_table"),
     ("features", "steps/storage.py:write_bytes", "steps/storage.py"),
     ("train", "mlflow/tracking/client.py:create_run", "after finishing creating the MLflow run"),
-    ("train", "steps/train.py:validate:2", "during epoch 3; resume from epoch 2"),
+    ("train", "steps/trainer.py:validate:2", "during epoch 3; resume from epoch 2"),
     ("train", "mlflow/pyfunc/__init__.py:log_model", "after finishing logging the model"),
     ("features", "steps/contract.py:write_outputs", "after finishing writing the results"),
     ("evaluate", "sklearn/metrics/_ranking.py:roc_auc_score", "steps/evaluate.py"),

@@ -161,10 +161,13 @@ def test_apply_twice_makes_the_same_objects(cluster, tmp_path):
     ]  # fmt: skip
     assert first.stderr.count(" created ") == 6
     versions = {key: obj["metadata"]["resourceVersion"] for key, obj in cluster.objects.items()}
+    sent = len(cluster.requests)
 
+    # the server's fields and the cron controller's annotation and status are not differences
     second = mlops(cluster, "apply")
     assert second.returncode == 0, second.stderr
     assert second.stderr.count(" unchanged ") == 6
+    assert [r.method for r in cluster.requests[sent:]] == ["GET"] * 6
     assert {key: obj["metadata"]["resourceVersion"] for key, obj in cluster.objects.items()} == versions
 
     # a changed template is replaced at its current resourceVersion, still one object

@@ -1,14 +1,18 @@
 """The two ways to reach a cluster: the Argo Server (Hera's services) and the Kubernetes API.
 
 Both offer the same small surface: get, create and replace an object by kind and name, and read
-a run. Failures become the contract's errors, named: an unreachable server is transient (75),
-a 401/403 is a permission error (77), a missing setting or kubeconfig is a bad setting (78).
+a run. Failures become the contract's errors, named: an unreachable server is transient (75), and
+so is a conflict (409: someone wrote the object since we read it), a 401/403 is a permission error
+(77) with the server's reason, a missing setting or kubeconfig, or a resource the server does not
+serve (its CRDs not installed), is a bad setting (78).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from steps.errors import BadSetting, PermissionDenied, StepError, Transient
@@ -22,8 +26,17 @@ PLURALS = {
     "EventSource": "eventsources",
     "Sensor": "sensors",
 }
+# Which project installs the CRD of each kind: what to install when the server does not serve it.
+CRD_OWNERS = {"EventSource": "Argo Events", "Sensor": "Argo Events"}
 NODE_NAME_ANNOTATION = "workflows.argoproj.io/node-name"
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+# An Argo pod runs init, wait and main; the API refuses a log request that does not name one.
+MAIN_CONTAINER = "main"
+LOG_CHUNK = 64 * 1024
+
+
+class Conflict(Transient):
+    """The object changed between our read and our write (HTTP 409); read it again and retry."""
 
 
 def step_of(node_name: str) -> str:
@@ -167,7 +180,8 @@ class KubeApi:
 
         self.namespace = settings.namespace
         try:
-            api_client = config.new_client_from_config()
+            # KUBECONFIG as it is now: the client library reads it once, when first imported.
+            api_client = config.new_client_from_config(config_file=os.environ.get("KUBECONFIG") or None)
             self.url = api_client.configuration.host
         except Exception as kubeconfig_error:  # no kubeconfig: maybe we run in a pod
             try:
@@ -182,20 +196,34 @@ class KubeApi:
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
 
-    def _call(self, what: str, call, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, call, *args: Any, kind: str | None = None, **kwargs: Any) -> Any:
+        """``call``'s answer; None for an object that is not there (404 naming it)."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         try:
             return call(*args, **kwargs)
         except ApiException as exc:
-            if exc.status == 404:
+            found = _status(exc)
+            if exc.status == 404 and (found.get("details") or {}).get("name"):
                 return None
+            if exc.status == 404:  # no details: the resource itself is unknown to the server
+                install = (
+                    f"; install {CRD_OWNERS.get(kind, 'Argo Workflows')}'s CRDs" if kind in PLURALS else ""
+                )
+                served = f"{PLURALS[kind]}.{GROUP}" if kind in PLURALS else "it"
+                raise BadSetting(
+                    f"Kubernetes API {self.url}: {what}: the server does not serve {served} "
+                    f"({found.get('message', 'HTTP 404')}){install}"
+                ) from None
             if exc.status in (401, 403):
                 raise PermissionDenied(
-                    f"Kubernetes API {self.url}: {what} refused (HTTP {exc.status}); check the kubeconfig's user and RBAC"
+                    f"Kubernetes API {self.url}: {what} refused (HTTP {exc.status}: {_reason(exc)}); "
+                    "check the kubeconfig's user and RBAC"
                 ) from None
-            if exc.status in (409, 422):
+            if exc.status == 409:
+                raise Conflict(f"Kubernetes API {self.url}: {what}: {_reason(exc)}") from None
+            if exc.status in (400, 422):
                 raise StepError(f"Kubernetes API {self.url}: {what}: {_reason(exc)}") from None
             raise Transient(f"Kubernetes API {self.url}: {what}: HTTP {exc.status}") from None
         except HTTPError as exc:
@@ -209,14 +237,14 @@ class KubeApi:
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         return self._call(
             f"get {kind} {name}", self.custom.get_namespaced_custom_object,
-            GROUP, VERSION, self.namespace, self._plural(kind), name,
+            GROUP, VERSION, self.namespace, self._plural(kind), name, kind=kind,
         )  # fmt: skip
 
     def create(self, document: dict[str, Any]) -> dict[str, Any]:
         kind = document["kind"]
         created = self._call(
             f"create {kind}", self.custom.create_namespaced_custom_object,
-            GROUP, VERSION, self.namespace, self._plural(kind), document,
+            GROUP, VERSION, self.namespace, self._plural(kind), document, kind=kind,
         )  # fmt: skip
         if created is None:
             raise BadSetting(
@@ -225,10 +253,11 @@ class KubeApi:
         return created
 
     def replace(self, document: dict[str, Any]) -> dict[str, Any]:
+        """PUT the whole object; its ``metadata.resourceVersion`` must be the current one (else ``Conflict``)."""
         kind, name = document["kind"], document["metadata"]["name"]
         return self._call(
             f"update {kind} {name}", self.custom.replace_namespaced_custom_object,
-            GROUP, VERSION, self.namespace, self._plural(kind), name, document,
+            GROUP, VERSION, self.namespace, self._plural(kind), name, document, kind=kind,
         )  # fmt: skip
 
     def core_exists(self, kind: str, name: str) -> bool | None:
@@ -247,7 +276,10 @@ class KubeApi:
         raise BadSetting("retry resets nodes on the Argo Server: set ARGO_SERVER and leave out --via kube")
 
     def logs(self, workflow: dict[str, Any], step: str | None) -> Iterator[tuple[str, str]]:
-        """(step, line) pairs from the main container of each of the run's pods."""
+        """(step, line) pairs from the main container of each of the run's pods, read as a stream:
+        a log may end mid-line (its last line is kept) or mid-character (shown as U+FFFD)."""
+        from urllib3.exceptions import HTTPError
+
         name = workflow["metadata"]["name"]
         pods = self._call(
             f"list pods of {name}", self.core.list_namespaced_pod, self.namespace,
@@ -257,19 +289,50 @@ class KubeApi:
             owner = step_of((pod.metadata.annotations or {}).get(NODE_NAME_ANNOTATION, pod.metadata.name))
             if step is not None and owner != step:
                 continue
-            text = self._call(
-                f"logs of pod {pod.metadata.name}", self.core.read_namespaced_pod_log,
-                pod.metadata.name, self.namespace, container="main",
+            what = f"logs of pod {pod.metadata.name}"
+            response = self._call(
+                what, self.core.read_namespaced_pod_log, pod.metadata.name, self.namespace,
+                container=MAIN_CONTAINER, _preload_content=False,
             )  # fmt: skip
-            for line in (text or "").splitlines():
-                yield owner, line
+            if response is None:  # gone since it was listed
+                continue
+            try:
+                for line in log_lines(response.stream(LOG_CHUNK)):
+                    yield owner, line
+            except HTTPError as exc:
+                raise Transient(
+                    f"Kubernetes API {self.url}: {what}: cut off ({type(exc).__name__})"
+                ) from None
+            finally:
+                response.release_conn()
+
+
+def log_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The lines of a streamed log, whatever the chunks cut: UTF-8 decoded across chunk ends (bytes
+    that are not UTF-8 become U+FFFD), split at newlines only, the last line kept without one."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *done, pending = pending.split("\n")
+        for line in done:
+            yield line.removesuffix("\r")
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending.removesuffix("\r")
+
+
+def _status(exc: Any) -> dict[str, Any]:
+    """The Status object an API error carries (kind: Status, message, reason, details), or {}."""
+    try:
+        found = json.loads(exc.body)
+    except (TypeError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _reason(exc: Any) -> str:
-    try:
-        return json.loads(exc.body).get("message", exc.reason)
-    except (TypeError, ValueError):
-        return str(exc.reason)
+    return str(_status(exc).get("message") or exc.reason)
 
 
 def connect(settings: Settings, via: str) -> ArgoServer | KubeApi:
