@@ -44,7 +44,6 @@ branch's current commit is already running at the start, for N looks. Every requ
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -52,9 +51,9 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from tests.support.fake_http import Recorded, Reply
+from tests.support.fake_http import Recorded, Reply, read_request, send, start
 
 SCENARIOS = ("healthy", "degraded", "sync-error", "never-finishes")
 AUTO_SYNC = (None, "prompt", "races")
@@ -312,13 +311,7 @@ class FakeArgoCD:
 
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode(errors="replace")
-                parts = urlsplit(self.path)
+                body, parts = read_request(self)
                 request = Sent(
                     self.command,
                     parts.path,
@@ -330,18 +323,11 @@ class FakeArgoCD:
                 reply = fake.route(request)
                 request.status = reply.code
                 fake.requests.append(request)
-                data = json.dumps(reply.body).encode()
-                self.send_response(reply.code)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send(self, reply)
 
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return server, f"http://127.0.0.1:{server.server_port}"
+        return start(Handler)

@@ -58,15 +58,14 @@ from __future__ import annotations
 import copy
 import json
 import re
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-from tests.support.fake_http import Recorded, Reply
+from tests.support.fake_http import Recorded, Reply, read_request, send, start
 
 ARGO = re.compile(
     r"^/api/v1/(workflow-templates|cron-workflows|workflows)/([^/]+)(?:/([^/]+))?(?:/(retry|log))?$"
@@ -514,13 +513,7 @@ def serve(route, log: list[Recorded]) -> tuple[ThreadingHTTPServer, str]:
         protocol_version = "HTTP/1.1"  # chunked transfer needs it; every reply closes the connection
 
         def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode(errors="replace")
-            parts = urlsplit(self.path)
+            body, parts = read_request(self)
             request = KubeRequest(
                 method, parts.path, self.headers.get("Authorization", ""), body, parse_qs(parts.query),
                 dict(self.headers.items()),
@@ -528,24 +521,18 @@ def serve(route, log: list[Recorded]) -> tuple[ThreadingHTTPServer, str]:
             log.append(request)
             reply = route(request)
             request.answered = reply.code
+            if not isinstance(reply, Streamed):
+                send(self, reply, ("Connection", "close"))
+                return
             self.send_response(reply.code)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Connection", "close")
-            if isinstance(reply, Streamed):
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                for chunk in reply.body:
-                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                    self.wfile.flush()
-                self.wfile.write(b"0\r\n\r\n")
-                return
-            if isinstance(reply.body, str | bytes):
-                data = reply.body.encode() if isinstance(reply.body, str) else reply.body
-            else:
-                data = json.dumps(reply.body).encode()
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.wfile.write(data)
+            for chunk in reply.body:
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
 
         def do_GET(self) -> None:
             self._handle("GET")
@@ -559,9 +546,7 @@ def serve(route, log: list[Recorded]) -> tuple[ThreadingHTTPServer, str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
+    return start(Handler)
 
 
 def kubeconfig(url: str, token: str, namespace: str) -> str:

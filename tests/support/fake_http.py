@@ -36,18 +36,48 @@ def not_found(message: str) -> Reply:
     return Reply(404, {"code": 5, "message": message, "reason": "NotFound", "status": "Failure"})
 
 
+def read_request(handler: BaseHTTPRequestHandler) -> tuple[Any, Any]:
+    """(body, split URL) of the request a handler is serving: JSON when it parses, else text."""
+    length = int(handler.headers.get("Content-Length") or 0)
+    raw = handler.rfile.read(length) if length else b""
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode(errors="replace")
+    return body, urlsplit(handler.path)
+
+
+def reply_bytes(reply: Reply) -> bytes:
+    if isinstance(reply.body, str | bytes):
+        return reply.body.encode() if isinstance(reply.body, str) else reply.body
+    return json.dumps(reply.body).encode()
+
+
+def send(handler: BaseHTTPRequestHandler, reply: Reply, *headers: tuple[str, str]) -> None:
+    """Answer with ``reply`` and a Content-Length (plus any ``headers``)."""
+    data = reply_bytes(reply)
+    handler.send_response(reply.code)
+    handler.send_header("Content-Type", reply.content_type)
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def start(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve ``handler`` on a free loopback port in a daemon thread; (server, its URL)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
 def serve(route: Route, log: list[Recorded], token: str) -> tuple[ThreadingHTTPServer, str]:
     """Start a server on loopback; a request without ``Bearer <token>`` gets a 401."""
 
     class Handler(BaseHTTPRequestHandler):
         def _handle(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode(errors="replace")
-            parts = urlsplit(self.path)
+            body, parts = read_request(self)
             request = Recorded(
                 method, parts.path, self.headers.get("Authorization", ""), body, parse_qs(parts.query)
             )
@@ -56,15 +86,7 @@ def serve(route: Route, log: list[Recorded], token: str) -> tuple[ThreadingHTTPS
                 reply = Reply(401, {"code": 16, "message": "token not valid", "reason": "Unauthorized"})
             else:
                 reply = route(request)
-            if isinstance(reply.body, str | bytes):
-                data = reply.body.encode() if isinstance(reply.body, str) else reply.body
-            else:
-                data = json.dumps(reply.body).encode()
-            self.send_response(reply.code)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send(self, reply)
 
         def do_GET(self) -> None:
             self._handle("GET")
@@ -78,6 +100,4 @@ def serve(route: Route, log: list[Recorded], token: str) -> tuple[ThreadingHTTPS
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
+    return start(Handler)
