@@ -120,14 +120,35 @@ def step_folder(run_dir: str, step: str) -> str:
     return join(run_dir, step.replace("_", "-"))
 
 
-def earlier_result(run_dir: str, step: str) -> dict[str, Any]:
+class EarlierResult(dict):
+    """An earlier step's result; a field it lacks is bad input naming the file, not a KeyError."""
+
+    def __init__(self, values: dict[str, Any], uri: str, step: str) -> None:
+        super().__init__(values)
+        self.uri, self.step = uri, step
+
+    def __missing__(self, key: str) -> Any:
+        raise BadInput(f"{self.uri}: no field '{key}'; run step '{self.step}' again to rewrite it")
+
+
+def earlier_result(run_dir: str, step: str) -> EarlierResult:
     """The result an earlier step of this run wrote, for flags a user left out."""
-    from steps.storage import exists, join, read_json
+    from steps.storage import exists, join, read_bytes
 
     uri = join(step_folder(run_dir, step), "result.json")
     if not exists(uri):
         raise BadInput(f"{run_dir}: no result of step '{step}' in this run folder; run it first")
-    return read_json(uri)
+    try:
+        values = json.loads(read_bytes(uri))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(
+            f"{uri}: not a readable result ({exc}); run step '{step}' again to rewrite it"
+        ) from None
+    if not isinstance(values, dict):
+        raise BadInput(
+            f"{uri}: not a readable result (not a JSON object); run step '{step}' again to rewrite it"
+        )
+    return EarlierResult(values, uri, step)
 
 
 def resident_mib() -> float:

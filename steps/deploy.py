@@ -242,7 +242,7 @@ def put_in_serving(
 
 def deploy(params: DeployParams, settings) -> DeployResult:
     """Commit the new version to the manifests repository, sync, and roll back on failure."""
-    from steps.tracking import connect, tracking_errors
+    from steps.tracking import connect, model_version, tracking_errors
 
     registered = (
         earlier_result(params.run_dir, "register") if not (params.model_name and params.version) else {}
@@ -257,7 +257,7 @@ def deploy(params: DeployParams, settings) -> DeployResult:
     run_name = params.workflow_name or params.run_dir.rstrip("/").rsplit("/", 1)[-1]
     with tracking_errors("reading the model version"):
         client = connect(settings)
-        fingerprint = client.get_model_version(name, version).tags.get("mlops.data_fingerprint", "")[:12]
+        fingerprint = model_version(client, name, version).tags.get("mlops.data_fingerprint", "")[:12]
         state = champion_state(client, name)
     # The champion promote made: a failure puts back the one before it. Another version (by hand,
     # --version): the registry is left as it is.
@@ -277,12 +277,12 @@ def promote_champion(settings, client, name: str, version: str) -> str:
     """``mlops models promote``: the alias moved to ``version`` and the manifest pointed at it, together
     (a failed push or sync puts the alias back, exit 70). Refused (65) for weights the champion has."""
     from steps.promote import promote_version
-    from steps.tracking import tracking_errors
+    from steps.tracking import model_version, tracking_errors
 
     version = str(version)
     with tracking_errors("reading the registry"):
         before = champion_state(client, name)
-        fingerprint = client.get_model_version(name, version).tags.get("mlops.data_fingerprint", "")[:12]
+        fingerprint = model_version(client, name, version).tags.get("mlops.data_fingerprint", "")[:12]
         if before.champion not in (None, version):
             digest = version_weights_digest(client, name, version)
             if digest and digest == version_weights_digest(client, name, before.champion):
@@ -310,7 +310,7 @@ def roll_back_champion(settings, client, name: str) -> str:
     """``mlops models rollback``: the champion before this one back, as a forward deploy (alias and
     a commit pointing the manifest at it, together). Each rollback goes one champion further back;
     refused (65) when none is recorded."""
-    from steps.tracking import tracking_errors
+    from steps.tracking import tracking_errors, version_exists
 
     with tracking_errors("reading the registry"):
         before = champion_state(client, name)
@@ -334,18 +334,6 @@ def roll_back_champion(settings, client, name: str) -> str:
     result = put_in_serving(params, settings, client, name, target, message, before, move)
     served = f"commit {result.commit[:12]}" if result.changed else "already served"
     return f"{name}@{CHAMPION} -> version {target} (was {before.champion}); {served}"
-
-
-def version_exists(client, name: str, version: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_model_version(name, version)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
-            return False
-        raise
-    return True
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -131,7 +131,7 @@ def schema_change(client, name: str, version: str, run_dir: str) -> ColumnCompar
 
 def promote(params: PromoteParams, settings) -> PromoteResult:
     """Move the champion alias to this run's version (after a promote decision)."""
-    from steps.tracking import connect, tracking_errors
+    from steps.tracking import connect, model_version, tracking_errors
 
     registered = (
         earlier_result(params.run_dir, "register") if not (params.model_name and params.version) else {}
@@ -149,6 +149,7 @@ def promote(params: PromoteParams, settings) -> PromoteResult:
             return PromoteResult(
                 model_name=name, champion_version=current, previous_champion=current or None, promoted=False
             )
+        model_version(client, name, version)  # an unknown version is bad input, before anything moves
         changed = schema_change(client, name, version, params.run_dir)
         previous = promote_version(client, name, version)
     replaced = f"; {changed.sentence()}" if changed is not None and previous != str(version) else ""

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from steps.errors import Transient
+from steps.errors import BadInput, Transient
 
 _TRANSIENT_MARKERS = (
     "Max retries exceeded",
@@ -90,6 +90,25 @@ def tracking_errors(what: str) -> Iterator[None]:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             raise Transient(f"MLflow tracking server unavailable while {what}: {first}") from None
         raise
+
+
+def version_exists(client, name: str, version: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+            return False
+        raise
+    return True
+
+
+def model_version(client, name: str, version: str) -> Any:
+    """The registered version; one that does not exist is bad input (a server that fails is not)."""
+    if not version_exists(client, name, version):
+        raise BadInput(f"model '{name}' has no version '{version}' (see mlops models list)")
+    return client.get_model_version(name, version)
 
 
 def as_params(values: dict[str, Any]) -> list:

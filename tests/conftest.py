@@ -237,7 +237,16 @@ def champion_args(sample_data: Path) -> dict[str, list[str]]:
     """The flags of the champion's training pass (a rerun with them trains the same weights)."""
     return {
         "ingest": ["--data-uri", str(sample_data)],
-        "train": ["--epochs", "12", "--batch-size", "128", "--patience", "4"],
+        "train": [
+            "--epochs",
+            "12",
+            "--batch-size",
+            "128",
+            "--patience",
+            "4",
+            "--device",
+            "cpu",
+        ],  # digests compared
         "evaluate": ["--min-auc", "0.6"],
     }
 

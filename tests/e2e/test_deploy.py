@@ -85,15 +85,25 @@ def remote_log(world) -> list[str]:
     ).stdout.splitlines()
 
 
+def revision(world, name: str) -> str:
+    bare = world["remote"][len("file://") :]
+    return subprocess.run(
+        ["git", "--git-dir", bare, "rev-parse", name], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 def argocd(world, **options) -> FakeArgoCD:
     """The ArgoCD double, its Application following the test's remote."""
     return FakeArgoCD(APP, ARGOCD_TOKEN, repo=world["remote"][len("file://") :], **options)
 
 
-def served(world) -> dict:
+def served(world, revision: str = "main") -> dict:
     bare = world["remote"][len("file://") :]
     shown = subprocess.run(
-        ["git", "--git-dir", bare, "show", f"main:{MANIFEST}"], capture_output=True, text=True, check=False
+        ["git", "--git-dir", bare, "show", f"{revision}:{MANIFEST}"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return yaml.safe_load(shown.stdout) if shown.returncode == 0 else {}
 
@@ -158,15 +168,7 @@ def test_failed_deploy_is_reverted_and_the_champion_restored(world, scenario, ti
     assert champion(world) == "1"
     # Our sync, then the revert's (a sync still running terminated first), each accepted.
     assert [(r.method, r.status) for r in fake.requests if r.method != "GET"] == [(m, 200) for m in asked]
-    assert (
-        fake.operations[-1].revision
-        == subprocess.run(
-            ["git", "--git-dir", world["remote"][len("file://") :], "rev-parse", "main"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
+    assert fake.operations[-1].revision == revision(world, "main")
 
 
 def test_canary_goes_healthy_at_its_share_then_to_all(world):
@@ -178,11 +180,19 @@ def test_canary_goes_healthy_at_its_share_then_to_all(world):
         f"Deploy {MODEL} version 2 (run deploy-v2, data 222222222222)",
         f"Deploy {MODEL} version 2 (run deploy-v2, data 222222222222): canary 10%",
     ]
-    assert "canaryTrafficPercent" not in served(world)["spec"]["predictor"]
+    canary, promoted = served(world, "main~1")["spec"]["predictor"], served(world)["spec"]["predictor"]
+    assert (canary["canaryTrafficPercent"], canary["model"]["storageUri"]) == (10, f"s3://models/{MODEL}/2")
+    assert (
+        "canaryTrafficPercent" not in promoted and promoted["model"]["storageUri"] == f"s3://models/{MODEL}/2"
+    )
     assert [(r.method, r.body, r.status) for r in fake.requests if r.method != "GET"] == [
         ("POST", {"prune": True}, 200)
     ] * 2
-    assert [o.phase for o in fake.operations[1:]] == ["Succeeded", "Succeeded"]  # the canary's, then all
+    # ArgoCD synced the canary's commit, then the promotion's, each to health.
+    assert [(o.revision, o.phase) for o in fake.operations[1:]] == [
+        (revision(world, "main~1"), "Succeeded"),
+        (revision(world, "main"), "Succeeded"),
+    ]
 
 
 def test_a_push_that_lost_the_race_is_rebased_and_succeeds(world, tmp_path):

@@ -15,7 +15,8 @@ import pytest
 from tests.conftest import ROOT, local_env, run_step
 
 pytestmark = pytest.mark.e2e
-TRAIN_ARGS = ["--epochs", "6", "--patience", "10", "--batch-size", "32", "--seed", "5"]
+# --device cpu: the digests compared must not depend on whether a GPU is visible
+TRAIN_ARGS = ["--epochs", "6", "--patience", "10", "--batch-size", "32", "--seed", "5", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")

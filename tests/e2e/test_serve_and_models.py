@@ -112,31 +112,41 @@ def test_models_list_promote_and_rollback(champion_run, registry, tmp_path):
     assert "champion" in listed.stdout and "promote" in listed.stdout
     current = client.get_model_version_by_alias(MODEL, "champion")
     champion = current.version
-    # A copy of the champion (its run, its weights) is refused: it would redeploy the same weights.
-    mlflow.set_tracking_uri(registry.url)
-    copy = str(mlflow.register_model(current.source, MODEL).version)
-    refused = mlops(registry.env, "models", "promote", copy)
-    assert refused.returncode == 65 and "has the same weights as champion" in refused.stderr, refused.stderr
-    # The champion's files in a run of their own, tagged with other weights, is another version to promote.
-    run = client.create_run(client.get_experiment_by_name(MODEL).experiment_id)
-    client.set_tag(run.info.run_id, "mlops.weights_digest", "0ther0ther0ther0")
-    files = mlflow.artifacts.download_artifacts(
-        current.source, dst_path=str(tmp_path), tracking_uri=registry.url
-    )
-    client.log_artifacts(run.info.run_id, files, "model")
-    source = f"{client.get_run(run.info.run_id).info.artifact_uri}/model"
-    other = str(client.create_model_version(MODEL, source, run_id=run.info.run_id).version)
-    promoted = mlops(registry.env, "models", "promote", other)
-    assert promoted.returncode == 0, promoted.stderr
-    assert client.get_model_version_by_alias(MODEL, "champion").version == other
-    assert served_version(registry) == other  # promote deploys: registry and serving together
-    rolled = mlops(registry.env, "models", "rollback")
-    assert rolled.returncode == 0, rolled.stderr
-    assert f"-> version {champion} (was {other})" in rolled.stderr
-    assert client.get_model_version_by_alias(MODEL, "champion").version == str(champion)
-    assert served_version(registry) == str(champion)
-    missing = mlops(registry.env, "models", "promote", "999")
-    assert missing.returncode == 65 and "has no version '999'" in missing.stderr
+    created: list[str] = []
+    try:
+        # A copy of the champion (its run, its weights) is refused: it would redeploy the same weights.
+        mlflow.set_tracking_uri(registry.url)
+        copy = str(mlflow.register_model(current.source, MODEL).version)
+        created.append(copy)
+        refused = mlops(registry.env, "models", "promote", copy)
+        assert refused.returncode == 65 and "has the same weights as champion" in refused.stderr, (
+            refused.stderr
+        )
+        # The champion's files in a run of their own, tagged with other weights, is another version to promote.
+        run = client.create_run(client.get_experiment_by_name(MODEL).experiment_id)
+        client.set_tag(run.info.run_id, "mlops.weights_digest", "0ther0ther0ther0")
+        files = mlflow.artifacts.download_artifacts(
+            current.source, dst_path=str(tmp_path), tracking_uri=registry.url
+        )
+        client.log_artifacts(run.info.run_id, files, "model")
+        source = f"{client.get_run(run.info.run_id).info.artifact_uri}/model"
+        other = str(client.create_model_version(MODEL, source, run_id=run.info.run_id).version)
+        created.append(other)
+        promoted = mlops(registry.env, "models", "promote", other)
+        assert promoted.returncode == 0, promoted.stderr
+        assert client.get_model_version_by_alias(MODEL, "champion").version == other
+        assert served_version(registry) == other  # promote deploys: registry and serving together
+        rolled = mlops(registry.env, "models", "rollback")
+        assert rolled.returncode == 0, rolled.stderr
+        assert f"-> version {champion} (was {other})" in rolled.stderr
+        assert client.get_model_version_by_alias(MODEL, "champion").version == str(champion)
+        assert served_version(registry) == str(champion)
+        missing = mlops(registry.env, "models", "promote", "999")
+        assert missing.returncode == 65 and "has no version '999'" in missing.stderr
+    finally:  # the session's champion and registry as they were, whatever failed above
+        client.set_registered_model_alias(MODEL, "champion", champion)
+        for version in created:
+            client.delete_model_version(MODEL, version)
 
 
 def test_serve_refuses_wrongly_typed_values_and_unseen_nulls_naming_the_column(

@@ -4,6 +4,7 @@ left exactly as they were."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import run_chain, run_step
+from tests.conftest import MODEL, run_chain, run_step
 from workflows.local.sample_data import generate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -135,7 +136,11 @@ def gitops_state(env: dict[str, str]) -> str:
 
 
 def test_the_corpus_has_at_least_twenty_cases():
-    assert len(CASES) >= 20
+    assert len(CASES) >= 20 and {step for _, step, _, _ in LATE_CASES.values()} == {
+        "register",
+        "promote",
+        "deploy",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -177,5 +182,76 @@ def test_bad_input_is_one_line_exit_65_and_nothing_good_is_touched(
     assert errors[0].startswith(f"{failing_step}: error: ") and message in errors[0], errors[0]
     assert len(errors[0]) < 400  # one readable line, whatever the input held
     assert done.outputs == {}
+    assert registry.snapshot() == before
+    assert gitops_state(registry.env) == repo_before
+
+
+# ---- bad input that reaches register, promote and deploy: a good run until then, so that a step that took
+# the input would move the registry or the GitOps repository and "left exactly as they were" can fail ----
+
+
+def cut_short(step: str):
+    def corrupt(run_dir: Path) -> None:
+        path = run_dir / step / "result.json"
+        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+    return corrupt
+
+
+def without(step: str, field: str):
+    def corrupt(run_dir: Path) -> None:
+        path = run_dir / step / "result.json"
+        path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != field}))
+
+    return corrupt
+
+
+def naming_version(version: str):
+    def corrupt(run_dir: Path) -> None:
+        path = run_dir / "register" / "result.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"version": version}))
+
+    return corrupt
+
+
+def untouched(run_dir: Path) -> None:
+    pass
+
+
+# case: (what is done to the good run folder, failing step, its arguments, what the one line must say)
+LATE_CASES = {
+    "evaluate's result cut short": (cut_short("evaluate"), "register", [], "evaluate/result.json: not a readable result"),
+    "evaluate's result without its decision": (without("evaluate", "decision"), "register", [], "evaluate/result.json: no field 'decision'"),
+    "register's result naming an unknown version": (naming_version("999"), "promote", [], f"model '{MODEL}' has no version '999'"),
+    "unknown version given to promote": (untouched, "promote", ["--model-name", MODEL, "--version", "999"], f"model '{MODEL}' has no version '999'"),
+    "register's result cut short": (cut_short("register"), "deploy", [], "register/result.json: not a readable result"),
+    "unknown version given to deploy": (untouched, "deploy", ["--model-name", MODEL, "--version", "999"], f"model '{MODEL}' has no version '999'"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def registered(champion_run, registry, prepared, tmp_path_factory) -> Path:
+    """A run taken through register with a promote decision: promote and deploy would move things."""
+    run_dir = tmp_path_factory.mktemp("registered") / "run"
+    shutil.copytree(prepared, run_dir)
+    for step, args in (("evaluate", ["--min-auc", "0", "--min-delta", "-1"]), ("register", [])):
+        done = run_step(step, "--run-dir", str(run_dir), *args, env=registry.env)
+        assert done.returncode == 0, done.stderr[-2000:]
+    assert done.result["decision"] == "promote"  # the premise: with good input, promote moves the champion
+    return run_dir
+
+
+@pytest.mark.parametrize("case", LATE_CASES)
+def test_bad_input_reaching_the_registry_or_gitops_changes_neither(case, registry, registered, tmp_path):
+    corrupt, step, args, message = LATE_CASES[case]
+    run_dir = tmp_path / "run"
+    shutil.copytree(registered, run_dir)
+    corrupt(run_dir)
+    before, repo_before = registry.snapshot(), gitops_state(registry.env)
+    done = run_step(step, "--run-dir", str(run_dir), *args, env=registry.env)
+    assert done.returncode == 65, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    errors = done.error_lines()
+    assert len(errors) == 1 and errors[0].startswith(f"{step}: error: ") and message in errors[0], done.stderr
     assert registry.snapshot() == before
     assert gitops_state(registry.env) == repo_before

@@ -67,8 +67,16 @@ def test_two_runs_of_one_model_are_serialized_and_the_registry_stays_consistent(
     versions = sorted(client.search_model_versions("name = 'fraud-detector'"), key=lambda v: int(v.version))
     assert [str(v.version) for v in versions] == ["1", "2"]
     assert versions[0].creation_timestamp <= versions[1].creation_timestamp
+    # The first run's version is champion unless the second run's evaluate (against it) decided promote.
+    second = next(
+        r
+        for r in records
+        if min(a["started_at"] for n in r["nodes"].values() for a in n["attempts"]) == first_tasks[1]
+    )
+    decision = second["nodes"]["evaluate"]["outputs"]["decision"]
+    assert decision in ("promote", "reject"), decision
     champion = client.get_model_version_by_alias("fraud-detector", "champion")
-    assert str(champion.version) in ("1", "2")
+    assert str(champion.version) == ("2" if decision == "promote" else "1"), decision
     assert len({v.run_id for v in versions}) == 2  # one version per run, none doubled
 
 

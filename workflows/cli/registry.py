@@ -68,16 +68,13 @@ def models_promote(
     A failed push or sync puts the alias back (exit 70); a version with the champion's weights is
     refused (exit 65). Example: mlops models promote 3
     """
-    from mlflow.exceptions import MlflowException
-
     from steps.deploy import promote_champion
+    from steps.tracking import model_version, tracking_errors
 
     settings, client = _registry()
     name = model or settings.model_name
-    try:
-        client.get_model_version(name, version)
-    except MlflowException:
-        raise BadInput(f"model {name!r} has no version {version!r}") from None
+    with tracking_errors("reading the registry"):
+        model_version(client, name, version)
     err.print(promote_champion(settings, client, name, version), highlight=False)
 
 

@@ -247,9 +247,13 @@ class LocalRun:
             if max_duration and time.monotonic() - first_start + wait_for > parse_duration(max_duration):
                 attempt.message += "; backoff maxDuration reached"
                 break
-            if self.stopping.wait(wait_for):
+            if self.wait_backoff(wait_for):
                 break
         self.finish(node, node.attempts[-1].phase, node.attempts[-1].message, first_start)
+
+    def wait_backoff(self, seconds: float) -> bool:
+        """Sleep a retry's backoff; True when the run is being stopped meanwhile."""
+        return self.stopping.wait(seconds)
 
     def finish(self, node: Node, phase: str, message: str, started: float | None = None) -> None:
         with self.lock:
