@@ -183,9 +183,9 @@ def test_a_drift_run_reports_what_its_retrain_decided(tmp_path, clean_env):
         "champion_version": "2", "deployed_commit": "0123456789abcdef", "deploy_changed": True,
     }  # fmt: skip
     (child / "notify" / "summary.json").write_text(json.dumps({"status": "Succeeded", "model": model}))
-    retrain = Node(name="retrain", template="retrain", phase="Succeeded", children=[child.name])
-    lines = printed(record(runs, "drift-a1b2c", {"retrain": retrain}), settings, width=300)
-    at = lines.index(f"retrain: started {child.name} (run record {child / 'run.json'})")
+    retrain = Node(name="start-retrain", template="start-retrain", phase="Succeeded", children=[child.name])
+    lines = printed(record(runs, "drift-a1b2c", {"start-retrain": retrain}), settings, width=300)
+    at = lines.index(f"start-retrain: started {child.name} (run record {child / 'run.json'})")
     assert lines[at + 1 : at + 5] == [
         f"  {child.name}: Succeeded",
         f"  {child.name}: model: promote (test AUC 0.91 > champion 0.88 + 0)",
@@ -207,7 +207,7 @@ def test_a_dotdot_path_is_refused_with_the_path_to_give_instead():
 
 
 # Item 8h: mlops lint's exit code is covered where lint is tested:
-# tests/workflows/test_manifests.py::test_mlops_lint_exits_non_zero_with_one_line_per_problem (65).
+# tests/pipelines/test_manifests.py::test_mlops_lint_exits_non_zero_with_one_line_per_problem (65).
 
 
 # Item 8i: -h everywhere.

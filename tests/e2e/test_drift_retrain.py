@@ -59,7 +59,7 @@ def test_on_the_window_alone_the_child_refuses_it_once(world):
     run = started(world["env"], done.stdout)
     assert run["nodes"]["drift"]["phase"] == "Succeeded" and "drift: DRIFT" in done.stdout
     assert run["nodes"]["retrain-data"]["phase"] == "Succeeded"
-    retrain = run["nodes"]["retrain"]
+    retrain = run["nodes"]["start-retrain"]
     assert retrain["phase"] == "Failed" and len(retrain["attempts"]) == 1 and len(retrain["children"]) == 1
     assert (
         "failure condition 'status.phase in (Error,Failed)' evaluated true"
@@ -82,7 +82,7 @@ def test_by_default_the_retrain_learns_from_the_champions_data_plus_the_window(w
     assert assembled["current_rows"] == WINDOW_ROWS
     reference = pd.concat(pd.read_parquet(p) for p in sorted(sample_data.glob("*.parquet")))
     assert assembled["rows"] == len(reference.drop_duplicates()) + WINDOW_ROWS
-    retrain = run["nodes"]["retrain"]
+    retrain = run["nodes"]["start-retrain"]
     assert retrain["phase"] == "Succeeded" and len(retrain["attempts"]) == 1
     child = run_record(world["env"], retrain["children"][0])
     assert child["phase"] == "Succeeded" and child["template"] == "training"

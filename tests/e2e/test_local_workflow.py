@@ -186,14 +186,14 @@ def test_drift_workflow_retrains_only_when_the_data_drifted(local, incoming):
     calm = mlops(local, "drift", "--current-uri", str(incoming / "steady"))
     assert calm.returncode == 0, calm.stdout + calm.stderr
     assert "drift: no drift" in calm.stdout
-    assert record(local, calm.stdout)["nodes"]["retrain"]["phase"] == "Skipped"
+    assert record(local, calm.stdout)["nodes"]["start-retrain"]["phase"] == "Skipped"
     assert versions(local) == 1
 
     hot = mlops(local, "drift", "--current-uri", str(incoming / "drifted"))
     assert hot.returncode == 0, hot.stdout + hot.stderr
     assert "drift: DRIFT" in hot.stdout
     run = record(local, hot.stdout)
-    retrain = run["nodes"]["retrain"]
+    retrain = run["nodes"]["start-retrain"]
     assert retrain["phase"] == "Succeeded" and len(retrain["children"]) == 1
     child = json.loads(
         (Path(local["MLOPS_STORAGE_ROOT"]) / "runs" / retrain["children"][0] / "run.json").read_text()
@@ -214,7 +214,7 @@ def test_drift_without_a_champion_fails_clearly_and_retrains_nothing(local, inco
     assert done.returncode == 65, done.stdout
     nodes = record(local, done.stdout)["nodes"]
     assert nodes["drift"]["phase"] == "Failed" and len(nodes["drift"]["attempts"]) == 1
-    assert nodes["retrain"]["attempts"] == []
+    assert nodes["start-retrain"]["attempts"] == []
     log = Path(nodes["drift"]["attempts"][0]["log"]).read_text()
     assert "drift: error: model 'fraud-detector' has no champion" in log
 
@@ -224,7 +224,7 @@ def test_an_empty_window_fails_at_load_current_and_retrains_nothing(local, incom
     assert done.returncode == 65, done.stdout
     nodes = record(local, done.stdout)["nodes"]
     assert nodes["load-current"]["phase"] == "Failed" and len(nodes["load-current"]["attempts"]) == 1
-    assert nodes["drift"]["attempts"] == [] and nodes["retrain"]["attempts"] == []
+    assert nodes["drift"]["attempts"] == [] and nodes["start-retrain"]["attempts"] == []
     assert (
         "no rows between 2031-01-01 and the end"
         in Path(nodes["load-current"]["attempts"][0]["log"]).read_text()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.workflows.test_stop_run import Output, end_all, gone, starter_of, wait_until_gone
+from tests.local.test_stop_run import Output, end_all, gone, starter_of, wait_until_gone
 from workflows.local import stop as local_stop
 
 pytestmark = pytest.mark.e2e

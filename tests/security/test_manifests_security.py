@@ -109,7 +109,7 @@ def test_rbac_grants_only_what_the_workflows_and_the_sensor_use(rendered):
             [("argoproj.io", "workflowtaskresults", v) for v in ("create", "patch")]
             + [
                 ("argoproj.io", "workflows", v) for v in ("create", "get", "list", "watch")
-            ]  # drift's retrain step
+            ]  # drift's start-retrain step
         ),
         "argo-mlops-sensor": [("argoproj.io", "workflows", "create")],
     }

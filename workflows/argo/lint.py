@@ -93,6 +93,16 @@ class Problem:
         return f"{self.file}: {self.path}: {self.message}"
 
 
+@dataclass(frozen=True)
+class TaskScope:
+    """What a DAG task's ``{{tasks.X.outputs.parameters.Y}}`` may name: the DAG's tasks and their
+    templates, the outputs each template declares, and the tasks upstream of this one."""
+
+    templates_of: dict[str, str | None]
+    outputs_of: dict[str, set[str]]
+    upstream: set[str]
+
+
 def _references(value: Any) -> Iterator[tuple[str, bool]]:
     """Every ``{{...}}`` inside a value: (the reference, whether it is an ``{{=expression}}``)."""
     if isinstance(value, str):
@@ -244,8 +254,8 @@ class Linter:
                 self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
 
     def check_refs(
-        self, value: Any, path: str, workflow_parameters: set[str], inputs: set[str], tasks: dict | None = None,
-        own_outputs: set[str] | None = None,
+        self, value: Any, path: str, workflow_parameters: set[str], inputs: set[str],
+        tasks: TaskScope | None = None, own_outputs: set[str] | None = None,
     ) -> None:  # fmt: skip
         for reference, is_expression in _references(value):
             names = self._expression_names(reference, path) if is_expression else [reference]
@@ -265,7 +275,7 @@ class Linter:
             return []
 
     def check_reference(
-        self, name: str, path: str, workflow_parameters: set[str], inputs: set[str], tasks: dict | None
+        self, name: str, path: str, workflow_parameters: set[str], inputs: set[str], tasks: TaskScope | None
     ) -> None:
         parts = name.split(".")
         if name in WORKFLOW_VARIABLES or name in TEMPLATE_VARIABLES:
@@ -288,20 +298,20 @@ class Linter:
         else:
             self.add(path, f"{{{{{name}}}}}: unknown variable")
 
-    def check_task_output(self, task: str, output: str, path: str, tasks: dict) -> None:
-        if task not in tasks["templates_of"]:
+    def check_task_output(self, task: str, output: str, path: str, tasks: TaskScope) -> None:
+        if task not in tasks.templates_of:
             self.add(path, f"{{{{tasks.{task}...}}}}: there is no task '{task}'")
             return
-        if task not in tasks["upstream"]:
+        if task not in tasks.upstream:
             self.add(
                 path,
                 f"{{{{tasks.{task}...}}}}: task '{task}' is not upstream of this task (add it to depends)",
             )
-        declared = tasks["outputs_of"].get(task, set())
+        declared = tasks.outputs_of.get(task, set())
         if output not in declared:
             self.add(
                 path,
-                f"{{{{tasks.{task}.outputs.parameters.{output}}}}}: template '{tasks['templates_of'][task]}' declares no output '{output}'",
+                f"{{{{tasks.{task}.outputs.parameters.{output}}}}}: template '{tasks.templates_of[task]}' declares no output '{output}'",
             )
 
     def check_shell(self, template: dict[str, Any], path: str) -> None:
@@ -348,13 +358,9 @@ class Linter:
                 self.check_arguments(task, template, task_path)
             elif task.get("template"):  # without one, a templateRef names another object's
                 self.add(f"{task_path}.template", f"template '{task.get('template')}' does not exist")
-            context = {
-                "templates_of": templates_of,
-                "outputs_of": outputs_of,
-                "upstream": ancestors(graph, name) if not cycle else set(tasks),
-            }
+            scope = TaskScope(templates_of, outputs_of, ancestors(graph, name) if not cycle else set(tasks))
             for key in ("arguments", "when"):
-                self.check_refs(task.get(key), f"{task_path}.{key}", workflow_parameters, inputs, context)
+                self.check_refs(task.get(key), f"{task_path}.{key}", workflow_parameters, inputs, scope)
 
     def check_arguments(self, task: dict[str, Any], template: dict[str, Any], path: str) -> None:
         given = _names((task.get("arguments") or {}).get("parameters"))

@@ -1,8 +1,8 @@
-"""The drift WorkflowTemplate: load-current -> drift -> retrain-data -> retrain (the last two only
-when drifted), onExit notify.
+"""The drift WorkflowTemplate: load-current -> drift -> retrain-data -> start-retrain (the last two
+only when drifted), onExit notify.
 
 ``retrain-data`` assembles what the retrain learns from (``retrain-data``: the champion's training
-data plus the current window by default, the window alone, or a URI). ``retrain`` starts the
+data plus the current window by default, the window alone, or a URI). ``start-retrain`` starts the
 training WorkflowTemplate the Argo way, with a resource template that creates a Workflow from
 ``workflowTemplateRef`` on that data, and waits for it. The drift template reports a
 ``model_drift_share`` gauge and counts drift-started retrains as Prometheus metrics.
@@ -21,7 +21,9 @@ from workflows.pipelines.training import STEPS as TRAINING_STEPS
 from workflows.settings import Settings
 
 NAME = "drift"
-DAG_NAME = "drift-check"  # not "drift": that is the step's template
+# Not "drift" (the step's template) nor "drift-check" (the CronWorkflow that starts this template).
+DAG_NAME = "detect-and-retrain"
+START_RETRAIN = "start-retrain"  # not "retrain": that is the weekly CronWorkflow
 
 STEPS = {
     "load-current": StepSpec(
@@ -86,10 +88,10 @@ def retrain_manifest() -> str:
 
 
 def retrain_retry() -> RetryStrategy:
-    """Retry what happened to the retrain node itself (its pod lost before the child's verdict), never a
-    child that ran and failed: its steps already retried what a retry can change, and what is left (a
-    refusal of its data, 65/77/78, a rollback, a bug) would fail the same way again."""
-    retry = retry_strategy(StepSpec("retrain", retries=1))
+    """Retry what happened to the start-retrain node itself (its pod lost before the child's verdict),
+    never a child that ran and failed: its steps already retried what a retry can change, and what is left
+    (a refusal of its data, 65/77/78, a rollback, a bug) would fail the same way again."""
+    retry = retry_strategy(StepSpec(START_RETRAIN, retries=1))
     retry.expression = f"{retry.expression} && !(lastRetry.message matches '{CHILD_FAILED}')"
     return retry
 
@@ -120,8 +122,8 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
             ],
         )
         assemble = step_template(STEPS["retrain-data"], settings)
-        retrain = Resource(
-            name="retrain",
+        start_retrain = Resource(
+            name=START_RETRAIN,
             action="create",
             manifest=retrain_manifest(),
             success_condition="status.phase == Succeeded",
@@ -167,8 +169,8 @@ def drift_template(settings: Settings) -> WorkflowTemplate:
                 },
                 when=drifted,
             )
-            retrained = retrain(
-                name="retrain",
+            retrained = start_retrain(
+                name=START_RETRAIN,
                 arguments={
                     "data-uri": assembled.get_parameter("uri").value,
                     "model-name": "{{workflow.parameters.model-name}}",

@@ -208,8 +208,8 @@ def test_drift_retrains_through_a_resource_template_only_when_drifted(fresh):
     spec = yaml.safe_load(fresh["manifests/drift.yaml"])["spec"]
     templates = {t["name"]: t for t in spec["templates"]}
     tasks = {t["name"]: t for t in templates[spec["entrypoint"]]["dag"]["tasks"]}
-    assert tasks["retrain"]["when"] == "{{tasks.drift.outputs.parameters.drifted}} == true"
-    resource = templates["retrain"]["resource"]
+    assert tasks["start-retrain"]["when"] == "{{tasks.drift.outputs.parameters.drifted}} == true"
+    resource = templates["start-retrain"]["resource"]
     child = yaml.safe_load(resource["manifest"])
     assert resource["action"] == "create" and child["spec"]["workflowTemplateRef"]["name"] == "training"
     assert resource["successCondition"] == "status.phase == Succeeded"
@@ -218,7 +218,7 @@ def test_drift_retrains_through_a_resource_template_only_when_drifted(fresh):
         gauge["name"] == "model_drift_share"
         and gauge["gauge"]["value"] == "{{outputs.parameters.drift-share}}"
     )
-    assert templates["retrain"]["metrics"]["prometheus"][0]["counter"]["value"] == "1"
+    assert templates["start-retrain"]["metrics"]["prometheus"][0]["counter"]["value"] == "1"
     assert spec["synchronization"]["mutexes"][0]["name"] == "drift-{{workflow.parameters.model-name}}"
     assert [t["name"] for t in spec["templates"]].count("drift") == 1
 

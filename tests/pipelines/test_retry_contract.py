@@ -73,7 +73,7 @@ def run_failing(tmp_path, strategy: dict, code: str) -> RecordedBackoff:
 
 def test_the_matrix_covers_every_strategy_the_pipelines_compile_to():
     """The step's, deploy's and notify's (other limits and backoffs) and the drift run's child workflow's."""
-    assert {"training/ingest", "training/deploy", "training/notify", "drift/retrain"} <= set(STRATEGIES)
+    assert {"training/ingest", "training/deploy", "training/notify", "drift/start-retrain"} <= set(STRATEGIES)
 
 
 @pytest.mark.parametrize("where", list(STRATEGIES))

@@ -12,7 +12,7 @@ import pytest
 from steps.threads import OVERRIDE, WAIT_VARIABLES, choose_threads
 from workflows.local.warm_start import WarmStarter
 
-HELPER = [sys.executable, "-m", "tests.workflows.thread_helper"]
+HELPER = [sys.executable, "-m", "tests.local.thread_helper"]
 IMPORTS_SECONDS = 300  # the starter imports pandas, scikit-learn, torch and MLflow once
 
 

@@ -1,4 +1,4 @@
-"""A stand-in step for the warm starter's tests: ``python -m tests.workflows.warm_helper ACTION ...``."""
+"""A stand-in step for the warm starter's tests: ``python -m tests.local.warm_helper ACTION ...``."""
 
 import os
 import sys

@@ -268,21 +268,21 @@ TRAINING_PLANTS = [
 ]  # fmt: skip
 
 
-# drift.yaml: drift has a gauge; retrain is a resource template with a counter
+# drift.yaml: drift has a gauge; start-retrain is a resource template with a counter
 def unknown_resource_action(doc):
-    template(doc, "retrain")["resource"]["action"] = "launch"
-    return f"{at(doc, 'retrain')}.resource.action: resource.action must be one of: get, create, apply, delete, replace, patch"
+    template(doc, "start-retrain")["resource"]["action"] = "launch"
+    return f"{at(doc, 'start-retrain')}.resource.action: resource.action must be one of: get, create, apply, delete, replace, patch"
 
 
 def manifest_not_yaml(doc):
-    template(doc, "retrain")["resource"]["manifest"] = "kind: Workflow\nspec: [unclosed\n"
-    return f"{at(doc, 'retrain')}.resource.manifest: resource.manifest must be a valid yaml"
+    template(doc, "start-retrain")["resource"]["manifest"] = "kind: Workflow\nspec: [unclosed\n"
+    return f"{at(doc, 'start-retrain')}.resource.manifest: resource.manifest must be a valid yaml"
 
 
 def resource_output_without_json_path(doc):
-    template(doc, "retrain")["outputs"]["parameters"][0]["valueFrom"] = {"path": "/tmp/name"}
+    template(doc, "start-retrain")["outputs"]["parameters"][0]["valueFrom"] = {"path": "/tmp/name"}
     return (
-        f"{at(doc, 'retrain')}.outputs.parameters[0].valueFrom: valueFrom.jqFilter or jsonPath must be specified "
+        f"{at(doc, 'start-retrain')}.outputs.parameters[0].valueFrom: valueFrom.jqFilter or jsonPath must be specified "
         "for resource templates"
     )
 
@@ -304,13 +304,13 @@ def metric_label_not_a_name(doc):
 
 
 def metric_without_help(doc):
-    template(doc, "retrain")["metrics"]["prometheus"][0]["help"] = ""  # Hera's model requires the key
-    return f"{at(doc, 'retrain')}.metrics.prometheus[0].help: metric 'drift_retrains' must contain a help string under 'help: ' field"
+    template(doc, "start-retrain")["metrics"]["prometheus"][0]["help"] = ""  # Hera's model requires the key
+    return f"{at(doc, 'start-retrain')}.metrics.prometheus[0].help: metric 'drift_retrains' must contain a help string under 'help: ' field"
 
 
 def metric_without_value(doc):
-    template(doc, "retrain")["metrics"]["prometheus"][0]["counter"]["value"] = ""
-    return f"{at(doc, 'retrain')}.metrics.prometheus[0].counter: metric 'drift_retrains' error: missing counter.value"
+    template(doc, "start-retrain")["metrics"]["prometheus"][0]["counter"]["value"] = ""
+    return f"{at(doc, 'start-retrain')}.metrics.prometheus[0].counter: metric 'drift_retrains' error: missing counter.value"
 
 
 DRIFT_PLANTS = [

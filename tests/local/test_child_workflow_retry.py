@@ -1,7 +1,7 @@
 """A resource template that creates a child Workflow: how its failure reaches the retry decision.
 
 Argo's resource pod (argoexec) exits 64 with "failure condition '<requirement>' evaluated true" when
-the child meets the failureCondition; the drift template's ``retrain`` retries only failures that
+the child meets the failureCondition; the drift template's ``start-retrain`` retries only failures that
 are not that (its own), so a child that refused its data runs once."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.workflows.test_local_executor import container, workflow
+from tests.local.test_local_executor import container, workflow
 from workflows.local.executor import LocalRun
 from workflows.pipelines.compile import MANIFESTS_DIR
 
@@ -23,9 +23,9 @@ CHILD_MANIFEST = (
 
 
 def retrain_retry() -> dict:
-    """The compiled drift template's retry strategy for its retrain, with no backoff to wait out."""
+    """The compiled drift template's retry strategy for its start-retrain, with no backoff to wait out."""
     drift = yaml.safe_load((MANIFESTS_DIR / "drift.yaml").read_text())
-    strategy = next(t for t in drift["spec"]["templates"] if t["name"] == "retrain")["retryStrategy"]
+    strategy = next(t for t in drift["spec"]["templates"] if t["name"] == "start-retrain")["retryStrategy"]
     return {**strategy, "backoff": {"duration": "0s"}}
 
 

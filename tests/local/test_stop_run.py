@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.workflows.test_local_executor import workflow
+from tests.local.test_local_executor import workflow
 from workflows.local import stop as local_stop
 from workflows.local.executor import LocalRun
 

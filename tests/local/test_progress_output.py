@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tests.workflows.test_local_executor import container, counter, workflow
+from tests.local.test_local_executor import container, counter, workflow
 from workflows.local.executor import LocalRun
 from workflows.local.progress import Progress, display_message, failure_report, table
 

@@ -13,7 +13,7 @@ import pytest
 
 from workflows.local.warm_start import StarterGone, WarmStarter, is_step
 
-HELPER = [sys.executable, "-m", "tests.workflows.warm_helper"]
+HELPER = [sys.executable, "-m", "tests.local.warm_helper"]
 
 
 @pytest.fixture
