@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 DATA ?= data/train/
 ROWS ?= 50000
+# Test files run on this many processes (a file's tests stay together, its fixtures built once).
+TEST_WORKERS ?= 2
 # PyTorch's CPU wheels: 2.13.0+cpu wins over PyPI's 2.13.0 (a CUDA build on Linux). Empty: PyPI's.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
@@ -53,8 +55,8 @@ images: venv ## build the CPU and GPU step images with the tags the manifests pi
 	docker build -f images/Dockerfile -t $(IMAGE) .
 	docker build -f images/Dockerfile.gpu -t $(GPU_IMAGE) .
 
-test: venv ## the whole test suite (unit, end-to-end, faults, security), then every benchmark at a small size
-	$(BIN)/pytest -q
+test: venv ## the whole test suite (unit, end-to-end, faults, security) on TEST_WORKERS processes, then every benchmark at a small size
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/python -m bench.run_all --quick
 
 test-faults: venv ## preemption, flaky storage, tracking restarts, bad inputs, concurrency, security

@@ -23,7 +23,7 @@ it evaluates with), not guessed; each case names where it comes from:
   a number panic; ``In`` needs an array), ``docs/language-definition.md``.
 
 Forms Argo accepts that our evaluator refuses are asserted to raise ExpressionError naming the form.
-Disagreements that live in the executor (workflows/local/: substitution, dag, executor) are strict xfails at the end.
+Where the executor (workflows/local/: substitution, dag, executor) meets expressions is checked at the end.
 """
 
 from __future__ import annotations
@@ -557,52 +557,35 @@ def test_expression_tag_form_we_do_not_support_is_refused_by_name(value, named, 
     assert named in str(refused.value), source
 
 
-# ---- Known disagreements outside expressions.py (workflows/local/executor.py): Argo's value, strict xfail -----------
+# ---- Where the executor (workflows/local/: substitution, dag, executor) meets expressions: Argo's value --------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local.substitute writes a bool result with Python's str ('True'); Argo writes %v, 'true' (expression_template.go)",
-)
 def test_boolean_tag_is_written_as_argo_writes_it():
+    """expression_template.go writes the result with %v: a bool is 'true', not Python's 'True'."""
     assert substitute("{{=inputs.parameters.x == 'a'}}", {"inputs.parameters.x": "a"}) == "true"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tag gives 'True'/'False', bare words, so the when is a (truthy) string and the task runs; in "
-    "Argo it is 'true'/'false', govaluate's booleans, and false Skips it (test/e2e/functional/dag-when-expr-skip.yaml)",
-)
 @pytest.mark.parametrize(("data", "expected"), [("", False), ('{"id": 1}', True)])
 def test_when_made_of_an_expression_tag(data, expected):
+    """The tag gives 'true'/'false', govaluate's booleans, and false Skips the task
+    (test/e2e/functional/dag-when-expr-skip.yaml; controller dag_test.go TestDAGWhenExprSkipEval)."""
     assert when("{{= workflow.parameters.data != '' }}", {"workflow.parameters.data": data}) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lint.REFERENCE stops a tag at its first '}', so a tag holding braces is left in the text as it is, "
-    "unevaluated and unrefused; Argo's tag runs to the first '}}' and variables.md's own 'map([1, 2], { # * 2 })' "
-    "evaluates",
-)
 def test_expression_tag_with_braces_is_not_passed_through():
-    with pytest.raises(ExpressionError):
+    """A tag runs to the first '}}' (util/template/template.go: fasttemplate), so variables.md's own
+    'map([1, 2], { # * 2 })' is one expression: ours refuses map() by name instead of leaving the text."""
+    with pytest.raises(ExpressionError, match="map"):
         substitute("{{=map([1, 2], { # * 2 })}}", {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="should_retry defaults retryPolicy to OnFailure; with an expression Argo (3.5+) defaults it to Always "
-    "(docs/retries.md; RetryStrategy.RetryPolicyActual), so an Error is retried when the expression says so",
-)
 def test_expression_without_retry_policy_decides_alone():
+    """With an expression and no retryPolicy Argo's policy is Always, so the expression alone decides
+    (docs/retries.md; RetryStrategy.RetryPolicyActual): an Error is retried when it says so."""
     assert retry("lastRetry.status == 'Error'", phase="Error", policy=None) is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="should_retry takes bool() of the result; Argo's argoexpr.EvalBool fails on a non-bool "
-    "('unable to cast expression result ... to bool')",
-)
 def test_retry_expression_that_is_not_a_bool_is_an_error():
-    with pytest.raises(ExpressionError):
+    """argoexpr.EvalBool fails on a non-bool ('unable to cast expression result ... to bool')."""
+    with pytest.raises(ExpressionError, match="to bool"):
         retry("asInt(lastRetry.exitCode)", exit_code=1)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from workflows.local.executor import LocalRun
 
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
+# executor.go CaptureScriptResult: one trailing newline trimmed, then only the last 256 kB of stdout kept.
+RESULT_LIMIT = 256 * (1 << 10)
 WORKFLOW_DEADLINE_MESSAGE = "Max duration limit exceeded"
 
 
@@ -83,15 +86,17 @@ def run_container(
     attempt.command = command
     deadline = template.get("activeDeadlineSeconds")
     started = time.monotonic()
+    capture = name in run.capture_results
     with log_path.open("wb") as log:
         with run.launch_lock:
             try:
                 if run.killed:
                     raise OSError("the run was killed")
-                process = launch(run, command, log, env, container.get("workingDir") or None)
+                process = launch(run, command, log, env, container.get("workingDir") or None, capture)
                 attempt.warm = isinstance(process, WarmProcess)
             except OSError as exc:
                 return ended(attempt, Phase.Error, None, f"could not start {command[:1]}: {exc}")
+            tee = StdoutTee(process.stdout, log) if capture else None
             attempt.pid = process.pid
             with run.lock:
                 run.processes[name] = process
@@ -111,6 +116,8 @@ def run_container(
             with run.lock:
                 run.processes.pop(name, None)
             local_stop.end_group(process.pid)  # what the step left running ends with it, as in a pod
+        if tee is not None:  # captured whatever the exit, as argoexec's wait does after the main container
+            attempt.result = tee.result()
     attempt.duration_seconds = round(time.monotonic() - started, 3)
     if run.stopping.is_set() and code != 0:
         return ended(
@@ -119,8 +126,8 @@ def run_container(
             code if code >= 0 else 128 - code,
             WORKFLOW_DEADLINE_MESSAGE if run.deadline_hit else local_stop.NODE_STOPPED,
         )
-    if message:
-        return ended(attempt, Phase.Failed, code, message)
+    if message:  # a container killed by a signal exits 128+N, the exitCode Kubernetes reports
+        return ended(attempt, Phase.Failed, code if code >= 0 else 128 - code, message)
     if code < 0:
         return ended(attempt, Phase.Error, 128 - code, f"killed by signal {-code}")
     if code != 0:
@@ -131,23 +138,52 @@ def run_container(
     return ended(attempt, Phase.Succeeded, 0, "", outputs)
 
 
-def launch(run: Any, command: list[str], log: BinaryIO, env: dict[str, str], cwd: str | None):
-    """Start a step's process: forked by the warm starter when it is one of our steps, else exec'd."""
-    if run.starter is not None and not run.starter.gone and is_step(command):
+def launch(
+    run: Any, command: list[str], log: BinaryIO, env: dict[str, str], cwd: str | None, capture: bool = False
+):
+    """Start a step's process: forked by the warm starter when it is one of our steps, else exec'd.
+
+    With ``capture`` its stdout comes through a pipe (a StdoutTee copies it to the log), so it is exec'd."""
+    if run.starter is not None and not run.starter.gone and is_step(command) and not capture:
         return run.starter.start(command, env, cwd, Path(log.name))
+    stdout, stderr = (subprocess.PIPE, log) if capture else (log, subprocess.STDOUT)
     if not is_step(command):
         return subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True, cwd=cwd
         )
     # A step starts with SIGTERM held (the mask survives exec) until steps/__init__ installs the
     # contract's handler: a stop during interpreter start-up still exits 75, not -15.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         return subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=cwd
+            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True, cwd=cwd
         )
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+class StdoutTee:
+    """A process's stdout copied to its log as it comes, its last bytes kept for ``outputs.result``."""
+
+    def __init__(self, stream: BinaryIO, log: BinaryIO) -> None:
+        self.kept = bytearray()
+        self.thread = threading.Thread(target=self.copy, args=(stream, log.fileno()), daemon=True)
+        self.thread.start()
+
+    def copy(self, stream: BinaryIO, log: int) -> None:
+        with stream:
+            for chunk in iter(lambda: stream.read1(1 << 16), b""):
+                os.write(log, chunk)  # the log's own descriptor: stderr appends to the same file
+                self.kept += chunk
+                del self.kept[: max(0, len(self.kept) - RESULT_LIMIT - 1)]
+
+    def result(self) -> str:
+        """The stdout as Argo keeps it, once the process (and whatever held its stdout) has ended."""
+        self.thread.join()
+        out = bytes(self.kept)
+        out = out[:-1] if out.endswith(b"\n") else out
+        # Go keeps the bytes; encoding/json, which stores them, writes invalid UTF-8 as U+FFFD.
+        return out[-RESULT_LIMIT:].decode("utf-8", errors="replace")
 
 
 def read_outputs(

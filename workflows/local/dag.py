@@ -9,12 +9,14 @@ Each function takes the run (``run.record``, and for ``ready`` its ``stopping`` 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from steps.errors import BadInput
 from workflows.argo.expressions import ExpressionError, evaluate
 from workflows.local.record import DONE, FAILED, Phase
-from workflows.local.substitution import substitute
+from workflows.local.substitution import ABSENT, Absent, go_text, pure_reference, substitute
 
 # What a dependency's result in ``depends`` (``task.Failed``) means in node phases (Argo's ancestry.go).
 RESULTS = {"Succeeded": {Phase.Succeeded}, "Failed": {Phase.Failed}, "Errored": {Phase.Error},
@@ -44,7 +46,7 @@ def ready(run: Any, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) ->
             continue
         try:
             when = substitute(task.get("when"), task_scope(run)) if task.get("when") else None
-            if when is not None and not evaluate(when, {}.__getitem__, bare_words_are_strings=True):
+            if when is not None and not when_holds(when):
                 node.phase, node.message = Phase.Skipped, f"when '{when}' evaluated false"
                 continue
         except ExpressionError as exc:
@@ -52,6 +54,14 @@ def ready(run: Any, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) ->
             continue
         startable.append(name)
     return startable
+
+
+def when_holds(when: str) -> bool:
+    """A substituted ``when``, as steps.go ``shouldExecute`` reads it: bare words are strings, the result a bool."""
+    result = evaluate(when, {}.__getitem__, bare_words_are_strings=True)
+    if not isinstance(result, bool):
+        raise ExpressionError(f"Expected boolean evaluation for '{when}'. Got {go_text(result)}")
+    return result
 
 
 def depends_met(run: Any, task: dict, tasks: dict) -> bool:
@@ -119,10 +129,79 @@ def assess(run: Any, tasks: dict, graph: dict[str, set[str]]) -> str:
 
 
 def task_scope(run: Any) -> dict[str, str]:
-    """The run's scope with each task's ``tasks.<name>.status`` and output parameters."""
-    scope = dict(run.scope)
+    """The DAG's scope: the run's, the entrypoint's inputs, and each task's ``tasks.<name>.*``.
+
+    A task's ``status``, its output parameters, and from its last attempt ``outputs.result`` and
+    ``outputs.exitCode`` (controller.go ``addOutputsToLocalScope``). A Skipped or Omitted task's declared
+    output parameters are their ``valueFrom.default``, or absent optionals (scope.go ``addSkippedNodeOutputsToScope``)."""
+    scope = {**run.scope, **run.entry_inputs}
     for name, node in run.record.nodes.items():
-        scope[f"tasks.{name}.status"] = node.phase
+        prefix = f"tasks.{name}"
+        scope[f"{prefix}.status"] = node.phase
         for key, value in node.outputs.items():
-            scope[f"tasks.{name}.outputs.parameters.{key}"] = value
+            scope[f"{prefix}.outputs.parameters.{key}"] = value
+        last = node.attempts[-1] if node.attempts else None
+        if last is not None and last.result is not None:
+            scope[f"{prefix}.outputs.result"] = last.result
+        if last is not None and last.exit_code is not None:
+            scope[f"{prefix}.outputs.exitCode"] = str(last.exit_code)
+        if node.phase in (Phase.Skipped, Phase.Omitted) and not node.outputs:
+            declared = (run.templates.get(node.template, {}).get("outputs") or {}).get("parameters") or []
+            for parameter in declared:
+                default = (parameter.get("valueFrom") or {}).get("default")
+                key = f"{prefix}.outputs.parameters.{parameter['name']}"
+                scope[key] = ABSENT if default is None else str(default)
     return scope
+
+
+def entry_inputs(run: Any) -> dict[str, str]:
+    """The entrypoint's ``inputs.parameters``, given by the workflow's arguments of the same name, else their
+    value or default: Argo runs the entrypoint with ``spec.arguments`` as its arguments (operator.go)."""
+    entry = run.templates.get(run.spec.get("entrypoint")) or {}
+    values = {}
+    for parameter in (entry.get("inputs") or {}).get("parameters") or []:
+        key = parameter["name"]
+        if key in run.record.parameters:
+            raw = run.record.parameters[key]
+        elif "value" in parameter or "default" in parameter:
+            raw = parameter.get("value", parameter.get("default"))
+        else:  # common.ProcessArgs' words
+            raise BadInput(
+                f"template '{entry['name']}': inputs.parameters.{key} was not supplied; "
+                "declare it in spec.arguments.parameters or give it a default"
+            )
+        try:
+            values[f"inputs.parameters.{key}"] = str(substitute(str(raw), run.scope))
+        except ExpressionError as exc:
+            raise BadInput(f"template '{entry['name']}': inputs.parameters.{key}: {exc}") from None
+    return values
+
+
+def result_readers(run: Any) -> set[str]:
+    """The tasks whose stdout is kept as ``outputs.result``: those the DAG refers to, as Argo's controller
+    tells the executor to capture it only then (``hasOutputResultRef``; ``HasOutputRef`` for expression tags)."""
+    text = json.dumps((run.templates.get(run.spec.get("entrypoint")) or {}).get("dag") or {})
+    return {name for name in re.findall(r"tasks\.([\w-]+)\.outputs\.result\b", text)}
+
+
+def task_inputs(run: Any, task: dict, template: dict, scope: dict[str, str]) -> dict[str, str]:
+    """The scope a task's template runs with: the run's, plus its inputs from the task's arguments, else their
+    value or default (common.ProcessArgs). An argument that is only a reference to an absent optional gives
+    way to the input's own default (controller/scope.go ``dropSkippedDefaultedArgs``)."""
+    given = {p["name"]: p.get("value", "") for p in (task.get("arguments") or {}).get("parameters") or []}
+    values = dict(run.scope)
+    for parameter in (template.get("inputs") or {}).get("parameters") or []:
+        key = parameter["name"]
+        reference = pure_reference(str(given.get(key, "")))
+        if "default" in parameter and reference is not None and isinstance(scope.get(reference), Absent):
+            given.pop(key)
+        if key in given:
+            raw = given[key]
+        elif "value" in parameter or "default" in parameter:
+            raw = parameter.get("value", parameter.get("default"))
+        else:
+            raise ExpressionError(
+                f"input parameter '{key}' of template '{template['name']}' was not supplied"
+            )
+        values[f"inputs.parameters.{key}"] = str(substitute(str(raw), scope))
+    return values

@@ -8,8 +8,9 @@ Argo does it: ``depends``/``dependencies`` (``.Succeeded .Failed .Errored .Skipp
 ``activeDeadlineSeconds`` of templates and of the workflow (the process group is killed),
 ``failFast``, ``onExit`` with ``{{workflow.status}}`` and ``{{workflow.failures}}``, the DAG's
 phase from its leaf tasks (an omitted task inherits its parents' failure, as in Argo's
-``assessDAGPhase``), ``synchronization.mutexes`` (a file lock), and parallel tasks up to
-``parallelism``.
+``assessDAGPhase``), ``synchronization.mutexes`` (a file lock), parallel tasks up to ``parallelism``,
+the entrypoint's inputs from ``spec.arguments``, ``outputs.result``/``outputs.exitCode``, and a skipped
+task's outputs as their defaults. An internal error ends the run as ``Error``, its record saved.
 
 What only a cluster can honour (image, resources, nodeSelector, tolerations, serviceAccountName,
 podGC, ttlStrategy, security contexts) is accepted and not applied; ``podSpecPatch`` is
@@ -42,11 +43,11 @@ from workflows.argo.expressions import ExpressionError, evaluate
 from workflows.argo.lint import task_dependencies
 from workflows.local import stop as local_stop
 from workflows.local.attempt import WORKFLOW_DEADLINE_MESSAGE, run_attempt
-from workflows.local.dag import assess, ready, task_scope
+from workflows.local.dag import assess, entry_inputs, ready, result_readers, task_inputs, task_scope
 from workflows.local.locks import FileLocks
 from workflows.local.preflight import Unsupported, check_supported
 from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, now_iso
-from workflows.local.substitution import parse_duration, substitute
+from workflows.local.substitution import go_text, parse_duration, substitute
 from workflows.local.warm_start import WarmStarter
 
 
@@ -119,6 +120,8 @@ class LocalRun:
             "workflow.serviceAccountName": self.spec.get("serviceAccountName", "default"),
             **{f"workflow.parameters.{k}": v for k, v in self.record.parameters.items()},
         }
+        self.entry_inputs = entry_inputs(self)
+        self.capture_results = result_readers(self)
 
     # ---- the DAG -------------------------------------------------------------------------
 
@@ -141,8 +144,18 @@ class LocalRun:
             else:
                 node.reused = True
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.keep_workflow()
-        self.record.started_at = self.record.started_at or now_iso()
+        try:
+            self.keep_workflow()
+            self.record.started_at = self.record.started_at or now_iso()
+            self.execute_dag(tasks, graph, fail_fast)
+        except Exception as exc:  # an executor bug: the run ends as Error, never left Running (DESIGN.md 13)
+            self.internal_error(exc)
+        with self.lock:
+            self.record.finished_at = now_iso()
+            self.save()
+        return self.record
+
+    def execute_dag(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
         with self.mutexes(), self.step_starter():
             self.save()
             deadline = self.spec.get("activeDeadlineSeconds")
@@ -164,10 +177,19 @@ class LocalRun:
                 if self.stopped_by_user:  # as Argo's shutdown: the DAG fails, whatever its tasks did
                     self.record.phase, self.record.message = Phase.Failed, local_stop.STOP_MESSAGE
             self.run_exit_handler()
+
+    def internal_error(self, exc: Exception) -> None:
+        """End the run as Error with the exception's one line; what was running is stopped and recorded."""
+        self.stop_processes()
+        line = (str(exc).strip().splitlines() or [""])[0]
+        message = f"internal error of the local executor: {type(exc).__name__}: {line}"
         with self.lock:
-            self.record.finished_at = now_iso()
-            self.save()
-        return self.record
+            for node in [*self.record.nodes.values(), self.record.exit_handler]:
+                if node is not None and node.phase == Phase.Running:
+                    node.phase, node.message = Phase.Error, message
+                if node is not None and node.phase == Phase.Pending:  # never started: Omitted, as failFast
+                    node.phase, node.message = Phase.Omitted, f"omitted: {message}"
+            self.record.phase, self.record.message = Phase.Error, message
 
     def keep_workflow(self) -> None:
         """The workflow as this run executes it, beside its record (as Argo keeps a Workflow's spec);
@@ -192,22 +214,27 @@ class LocalRun:
             self.starter = None
 
     def schedule(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
+        """Start each task once it is ready, up to parallelism, until none runs; a task's exception is raised here."""
         running: dict[Future, str] = {}
         with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="task") as pool:
-            while True:
-                with self.lock:
-                    for name in ready(self, tasks, graph, fail_fast):
-                        if len(running) >= self.parallelism:
-                            break
-                        self.record.nodes[name].phase = Phase.Running
-                        running[pool.submit(self.execute, tasks[name])] = name
-                    self.save()
-                if not running:
-                    return
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    running.pop(future)
-                    future.result()
+            try:
+                while True:
+                    with self.lock:
+                        for name in ready(self, tasks, graph, fail_fast):
+                            if len(running) >= self.parallelism:
+                                break
+                            self.record.nodes[name].phase = Phase.Running
+                            running[pool.submit(self.execute, tasks[name])] = name
+                        self.save()
+                    if not running:
+                        return
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        running.pop(future)
+                        future.result()
+            except BaseException:
+                self.stop_processes()  # what still runs is stopped before the pool waits for it
+                raise
 
     # ---- one task --------------------------------------------------------------------------
 
@@ -219,7 +246,7 @@ class LocalRun:
         node = self.record.exit_handler if node_name else self.record.nodes[name]
         template = self.templates[task["template"]]
         try:
-            inputs = self.resolve_inputs(task, template, scope or task_scope(self))
+            inputs = task_inputs(self, task, template, scope or task_scope(self))
         except ExpressionError as exc:
             self.finish(node, Phase.Error, str(exc))
             return
@@ -240,8 +267,12 @@ class LocalRun:
                 return
             with self.lock:
                 self.save()
-            if number == limit or self.stopping.is_set() or not self.should_retry(strategy, attempt):
-                break
+            try:
+                if number == limit or self.stopping.is_set() or not self.should_retry(strategy, attempt):
+                    break
+            except ExpressionError as exc:  # processNodeRetries' error marks the node Error
+                self.finish(node, Phase.Error, f"retryStrategy.expression: {exc}", first_start)
+                return
             wait_for = parse_duration(backoff.get("duration", 0)) * float(backoff.get("factor", 1)) ** number
             max_duration = backoff.get("maxDuration")
             if max_duration and time.monotonic() - first_start + wait_for > parse_duration(max_duration):
@@ -262,26 +293,10 @@ class LocalRun:
                 node.duration_seconds = round(time.monotonic() - started, 3)
             self.save()
 
-    def resolve_inputs(self, task: dict, template: dict, scope: dict[str, str]) -> dict[str, str]:
-        given = {p["name"]: p.get("value", "") for p in (task.get("arguments") or {}).get("parameters") or []}
-        values = dict(self.scope)
-        for parameter in (template.get("inputs") or {}).get("parameters") or []:
-            key = parameter["name"]
-            if key in given:
-                raw = given[key]
-            elif "value" in parameter:
-                raw = parameter["value"]
-            elif "default" in parameter:
-                raw = parameter["default"]
-            else:
-                raise ExpressionError(
-                    f"input parameter '{key}' of template '{template['name']}' was not supplied"
-                )
-            values[f"inputs.parameters.{key}"] = str(substitute(str(raw), scope))
-        return values
-
     def should_retry(self, strategy: dict, attempt: Attempt) -> bool:
-        policy = strategy.get("retryPolicy", "OnFailure")
+        """Whether Argo retries after ``attempt``; a malformed or non-bool ``expression`` is an ExpressionError."""
+        # RetryStrategy.RetryPolicyActual: with an expression and no policy, Always (the expression decides)
+        policy = strategy.get("retryPolicy") or ("Always" if strategy.get("expression") else "OnFailure")
         if policy == "OnFailure" and attempt.phase != Phase.Failed:
             return False
         if policy in ("OnError", "OnTransientError") and attempt.phase != Phase.Error:
@@ -295,7 +310,10 @@ class LocalRun:
             "lastRetry.duration": str(int(attempt.duration_seconds)),
             "lastRetry.message": attempt.message,
         }
-        return bool(evaluate(expression, last.__getitem__))
+        result = evaluate(expression, last.__getitem__)
+        if not isinstance(result, bool):  # argoexpr.EvalBool refuses anything but a bool
+            raise ExpressionError(f"unable to cast expression result '{go_text(result)}' to bool")
+        return result
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
@@ -304,6 +322,10 @@ class LocalRun:
     def workflow_deadline(self) -> None:
         with self.lock:
             self.deadline_hit = True
+        self.stop_processes()
+
+    def stop_processes(self) -> None:
+        with self.lock:
             self.stopping.set()
             for process in list(self.processes.values()):
                 self.kill(process)

@@ -28,6 +28,14 @@ SUPPORTED = {
                   "~securityContext", "~volumeMounts", "workingDir", "name"},
     "dag": {"tasks", "failFast"},
     "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn"},
+    "inputs": {"parameters"},
+    "outputs": {"parameters"},
+    "arguments": {"parameters"},
+    "input parameter": {"name", "value", "default", "~description"},
+    "output parameter": {"name", "valueFrom", "~description"},
+    "valueFrom": {"path", "default", "jsonPath"},
+    "argument": {"name", "value"},
+    "workflow argument": {"name", "value", "default", "~description"},
     "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
     "synchronization": {"mutexes"},
     "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
@@ -61,11 +69,16 @@ def check_supported(doc: dict[str, Any]) -> None:
     only(doc, "document", "")
     spec = doc.get("spec") or {}
     only(spec, "spec", "spec")
+    parameters(spec.get("arguments"), "arguments", "workflow argument", "spec.arguments", only)
     if (spec.get("synchronization") or {}) and set(spec["synchronization"]) - {"mutexes"}:
         refuse("spec.synchronization", "semaphores", "synchronization kind")
     for index, template in enumerate(spec.get("templates") or []):
         path = f"spec.templates[{index}]"
         only(template, "template", path)
+        parameters(template.get("inputs"), "inputs", "input parameter", f"{path}.inputs", only)
+        parameters(template.get("outputs"), "outputs", "output parameter", f"{path}.outputs", only)
+        for number, output in enumerate((template.get("outputs") or {}).get("parameters") or []):
+            only(output.get("valueFrom") or {}, "valueFrom", f"{path}.outputs.parameters[{number}].valueFrom")
         if not ("container" in template or "dag" in template or "resource" in template):
             raise Unsupported(
                 f"{path}: template '{template.get('name')}' is not a container, dag or resource template"
@@ -81,6 +94,59 @@ def check_supported(doc: dict[str, Any]) -> None:
             only(template["dag"], "dag", f"{path}.dag")
             for number, task in enumerate(template["dag"].get("tasks") or []):
                 only(task, "task", f"{path}.dag.tasks[{number}]")
+                parameters(
+                    task.get("arguments"),
+                    "arguments",
+                    "argument",
+                    f"{path}.dag.tasks[{number}].arguments",
+                    only,
+                )
+    check_what_runs(spec)
+
+
+def parameters(holder: dict | None, where: str, kind: str, path: str, only) -> None:
+    """The fields of an ``inputs``/``outputs``/``arguments`` block and of each of its parameters
+    (``artifacts`` are refused here by name: the local executor passes data by URI, not as artifacts)."""
+    if not holder:
+        return
+    only(holder, where, path)
+    for number, parameter in enumerate(holder.get("parameters") or []):
+        only(parameter, kind, f"{path}.parameters[{number}]")
+
+
+def check_what_runs(spec: dict[str, Any]) -> None:
+    """Every template a run would start is one the executor implements: a dag entrypoint whose tasks and
+    exit handler are container (with a command) or resource templates."""
+    templates = {template.get("name"): template for template in spec.get("templates") or []}
+    entry = templates.get(spec.get("entrypoint"))
+    if entry is None:
+        raise Unsupported(f"spec.entrypoint: template {spec.get('entrypoint')!r} does not exist")
+    if "dag" not in entry:
+        raise Unsupported(
+            f"spec.entrypoint: template '{entry['name']}': a {kind_of(entry)} template as the entrypoint is "
+            "not implemented by the local executor (it runs a dag entrypoint)"
+        )
+    used = [(task.get("template"), f"task '{task.get('name')}'") for task in entry["dag"].get("tasks") or []]
+    if spec.get("onExit"):
+        used.append((spec["onExit"], "spec.onExit"))
+    for name, user in used:
+        template = templates.get(name)
+        if template is None:
+            raise Unsupported(f"{user}: template {name!r} does not exist")
+        if "dag" in template:
+            role = "the exit handler" if user == "spec.onExit" else "a task"
+            raise Unsupported(
+                f"template '{name}': a dag template used as {role} is not implemented by the local executor"
+            )
+        if "container" in template and not (template["container"].get("command") or []):
+            raise Unsupported(
+                f"template '{name}': a container without a command is not implemented by the local executor "
+                "(the image's entrypoint is not known on this machine)"
+            )
+
+
+def kind_of(template: dict[str, Any]) -> str:
+    return next((kind for kind in ("container", "resource", "dag") if kind in template), "unknown")
 
 
 def check_child_workflow(resource: dict[str, Any], path: str) -> None:

@@ -53,6 +53,7 @@ class Attempt:
     pid: int | None = None
     command: list[str] = field(default_factory=list)
     warm: bool = False  # forked by the warm starter rather than exec'd
+    result: str | None = None  # its stdout, when a task reads {{tasks.<name>.outputs.result}}
 
 
 @dataclass

@@ -91,6 +91,9 @@ def compile_manifests(settings: Settings, root: Path = ROOT) -> list[Path]:
     for relative, text in render(settings).items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        if not path.exists() or path.read_text() != text:  # unchanged files keep their bytes and times
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_text(text)
+            partial.replace(path)  # a reader sees the old file or the new one, never half of one
         written.append(path)
     return written

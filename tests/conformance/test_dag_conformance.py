@@ -1,0 +1,25 @@
+"""The local executor gives the workflow and node phases Argo gives (DESIGN.md 13), case by case.
+
+Each case (dag_cases, output_cases) is a small workflow from Argo's e2e tests, examples or docs, with the
+phases Argo's own assertions or documentation state; its ``source`` says where, and what was adapted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance import dag_cases, output_cases
+from tests.conformance.case import Case, expected, observed, run_case
+
+CASES = [*dag_cases.CASES, *output_cases.CASES]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_phases_are_argos(case: Case, tmp_path):
+    local = run_case(case, tmp_path)
+    assert observed(local, case) == expected(case), case.source
+
+
+def test_the_cases_are_many_and_named_once():
+    names = [case.name for case in CASES]
+    assert len(names) == len(set(names)) >= 20

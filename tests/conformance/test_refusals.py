@@ -1,0 +1,94 @@
+"""The other half of DESIGN.md 13: what the local executor does not implement it refuses before anything
+starts, in one line naming the template or field, never a KeyError halfway through a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from steps.errors import BadInput
+from tests.local.test_local_executor import container, workflow
+from workflows.local.executor import LocalRun
+
+INNER_DAG = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok"}]}}
+NO_COMMAND = {"name": "bare", "container": {"image": "alpine", "args": ["echo", "hi"]}}
+ARTIFACT = [{"name": "data", "path": "/tmp/data"}]
+
+
+def refused(tmp_path, doc, parameters=None):
+    with pytest.raises(BadInput) as refusal:
+        LocalRun(doc, parameters or {}, str(tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()
+    return str(refusal.value)
+
+
+def with_task_template(template: dict, **spec) -> dict:
+    return workflow(
+        [{"name": "a", "template": template["name"]}], [template, container("ok", "pass")], **spec
+    )
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (with_task_template(INNER_DAG), "template 'inner': a dag template used as a task is not implemented"),
+        (
+            workflow([{"name": "a", "template": "ok"}], [container("ok", "pass"), INNER_DAG], onExit="inner"),
+            "template 'inner': a dag template used as the exit handler is not implemented",
+        ),
+        (with_task_template(NO_COMMAND), "template 'bare': a container without a command is not implemented"),
+        (workflow([{"name": "a", "template": "nope"}], []), "task 'a': template 'nope' does not exist"),
+        (
+            {**workflow([], []), "spec": {"entrypoint": "ok", "templates": [container("ok", "pass")]}},
+            "spec.entrypoint: template 'ok': a container template as the entrypoint is not implemented",
+        ),
+    ],
+    ids=[
+        "dag-as-task",
+        "dag-as-exit-handler",
+        "container-without-command",
+        "missing-template",
+        "container-entry",
+    ],
+)
+def test_a_template_the_executor_cannot_run_is_refused_by_name(tmp_path, doc, message):
+    assert message in refused(tmp_path, doc)
+
+
+@pytest.mark.parametrize("where", ["inputs", "outputs", "task arguments", "workflow arguments"])
+def test_artifacts_are_refused_by_name(tmp_path, where):
+    doc = with_task_template(container("ok2", "pass"))
+    template, task, spec = (
+        doc["spec"]["templates"][1],
+        doc["spec"]["templates"][0]["dag"]["tasks"][0],
+        doc["spec"],
+    )
+    holder = {"inputs": template, "outputs": template, "task arguments": task, "workflow arguments": spec}[
+        where
+    ]
+    key = where.split()[-1] if " " in where else where
+    holder[key] = {**(holder.get(key) or {}), "artifacts": ARTIFACT}
+    assert refused(tmp_path, doc).endswith(
+        f".artifacts: the local executor does not support {key} field 'artifacts'"
+    )
+
+
+def test_unsupported_features_are_refused_before_anything_starts(tmp_path):
+    script = {"name": "a", "script": {"image": "python", "source": "print(1)"}}
+    assert refused(tmp_path, with_task_template(script)) == (
+        "spec.templates[1].script: the local executor does not support template field 'script'"
+    )
+    loop = workflow([{"name": "a", "template": "ok", "withItems": [1, 2]}], [container("ok", "pass")])
+    assert "withItems" in refused(tmp_path, loop)
+
+
+def test_unknown_workflow_parameter_is_refused(tmp_path):
+    doc = workflow([{"name": "a", "template": "ok"}], [container("ok", "pass")])
+    assert "declares no such parameter" in refused(tmp_path, doc, {"epochs": "3"})
+
+
+def test_an_entrypoint_input_with_no_argument_and_no_default_is_refused(tmp_path):
+    """The entrypoint takes spec.arguments as its arguments (operator.go); an input none supplies is
+    common.ProcessArgs' 'inputs.parameters.x was not supplied', before anything starts."""
+    doc = workflow([{"name": "a", "template": "ok"}], [container("ok", "pass")])
+    doc["spec"]["templates"][0]["inputs"] = {"parameters": [{"name": "x"}]}
+    assert refused(tmp_path, doc).startswith("template 'main': inputs.parameters.x was not supplied")
