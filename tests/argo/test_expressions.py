@@ -77,7 +77,7 @@ def depends(
     tasks = {
         name: {"name": name, "template": "t", "continueOn": (continue_on or {}).get(name)} for name in phases
     }
-    nodes = {name: SimpleNamespace(phase=phase) for name, phase in phases.items()}
+    nodes = {name: SimpleNamespace(phase=phase, children=[]) for name, phase in phases.items()}
     task = {"name": "next", "depends": expression, "dependencies": dependencies}
     return depends_met(SimpleNamespace(record=SimpleNamespace(nodes=nodes)), task, tasks)
 

@@ -73,12 +73,14 @@ def test_artifacts_are_refused_by_name(tmp_path, where):
 
 
 def test_unsupported_features_are_refused_before_anything_starts(tmp_path):
-    script = {"name": "a", "script": {"image": "python", "source": "print(1)"}}
-    assert refused(tmp_path, with_task_template(script)) == (
-        "spec.templates[1].script: the local executor does not support template field 'script'"
+    suspend = {"name": "a", "suspend": {}}
+    assert refused(tmp_path, with_task_template(suspend)) == (
+        "spec.templates[1].suspend: the local executor does not support template field 'suspend'"
     )
-    loop = workflow([{"name": "a", "template": "ok", "withItems": [1, 2]}], [container("ok", "pass")])
-    assert "withItems" in refused(tmp_path, loop)
+    hooks = workflow([{"name": "a", "template": "ok", "hooks": {}}], [container("ok", "pass")])
+    assert "task field 'hooks'" in refused(tmp_path, hooks)
+    script = {"name": "a", "script": {"image": "python", "source": "print(1)"}}
+    assert "a script without a command" in refused(tmp_path, with_task_template(script))
 
 
 def test_unknown_workflow_parameter_is_refused(tmp_path):

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 @contract_errors
 def run_command(
     workflow: Annotated[
-        str, typer.Argument(help="a workflow in manifests/ (training) or a manifest file")
+        str,
+        typer.Argument(
+            help="a workflow in manifests/ (training), a manifest file, or a Hera file FILE.py[:NAME]"
+        ),
     ] = "training",
     param: Annotated[
         list[str] | None, typer.Option("-p", "--param", help="workflow parameter key=value")
@@ -30,12 +33,20 @@ def run_command(
     resume: Annotated[
         str | None, typer.Option(help="re-run a failed local run (its name) from where it failed")
     ] = None,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="WorkflowTemplates its templateRef/workflowTemplateRef name: a manifest, a Hera .py or a folder",
+        ),
+    ] = None,
 ) -> None:
     """Run a compiled workflow on this machine, every task a subprocess.
 
-    Example: mlops run training -p epochs=5 -p min-auc=0.8
+    Example: mlops run training -p epochs=5 -p min-auc=0.8;
+    mlops run pipeline.py:w --with templates/
     """
-    run_workflow(workflow, parse_parameters(param or []), parallelism, resume)
+    run_workflow(workflow, parse_parameters(param or []), parallelism, resume, with_ or [])
 
 
 @contract_errors
@@ -53,17 +64,29 @@ def drift_command(
     run_workflow("drift", {**parse_parameters(param or []), "current-uri": current_uri}, parallelism, None)
 
 
-def run_workflow(workflow: str, parameters: dict[str, str], parallelism: int, resume: str | None) -> None:
-    sys.exit(run_locally(workflow, parameters, parallelism, resume)[1])
+def run_workflow(
+    workflow: str,
+    parameters: dict[str, str],
+    parallelism: int,
+    resume: str | None,
+    with_: list[str] | None = None,
+) -> None:
+    sys.exit(run_locally(workflow, parameters, parallelism, resume, with_)[1])
 
 
 def run_locally(
-    workflow: str, parameters: dict[str, str], parallelism: int, resume: str | None
+    workflow: str,
+    parameters: dict[str, str],
+    parallelism: int,
+    resume: str | None,
+    with_: list[str] | None = None,
 ) -> tuple[RunRecord, int]:
-    """Run a compiled workflow on the local executor, showing progress; (its record, exit code)."""
+    """Run a compiled workflow on the local executor, showing progress; (its record, exit code).
+    ``with_``: the ``--with`` paths whose WorkflowTemplates its references name."""
     import yaml
 
     from workflows.local.executor import LocalRun
+    from workflows.local.loading import library_documents
     from workflows.local.parameter_check import check_parameters
     from workflows.local.progress import Progress, console, table
     from workflows.local.record import WORKFLOW_FILE, load_record
@@ -71,15 +94,18 @@ def run_locally(
     from workflows.settings import load_settings
 
     settings = load_settings()
+    library = library_documents(with_ or [])  # read first: a bad --with path is refused before anything
     previous = None
     if resume:
         previous = load_record(Path(settings.runs_root) / resume)
         if previous.phase == "Succeeded":
             raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
         kept = Path(previous.run_dir) / WORKFLOW_FILE  # resume what ran, whatever changed since
-        doc = yaml.safe_load(kept.read_text()) if kept.exists() else local_document(workflow, settings)
+        doc = (
+            yaml.safe_load(kept.read_text()) if kept.exists() else local_document(workflow, settings, library)
+        )
     else:
-        doc = local_document(workflow, settings)
+        doc = local_document(workflow, settings, library)
         declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
         # Where data, runs and models are is a setting of this machine, not of the compiled file.
         for name, value in settings.workflow_parameters().items():
@@ -90,7 +116,7 @@ def run_locally(
     with Progress(out) as progress:
         run = LocalRun(
             doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress,
-            load_template=local_templates(settings), warm_start=settings.local_warm_start,
+            load_template=local_templates(settings, library), warm_start=settings.local_warm_start,
         )  # fmt: skip
         out.print(
             f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",

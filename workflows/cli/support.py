@@ -64,24 +64,62 @@ def load_template(name: str) -> dict:
     return yaml.safe_load(manifest_path(name).read_text())
 
 
-def local_document(workflow: str, settings: Settings) -> dict:
+def manifest_file(workflow: str) -> tuple[dict, list[dict]]:
+    """(the document to run, the others beside it) of a manifest file: its one Workflow when it holds
+    several documents (the WorkflowTemplates it references may travel in the same file)."""
+    from workflows.local.loading import manifest_documents
+
+    path = manifest_path(workflow)
+    documents = manifest_documents(path)
+    if len(documents) == 1:
+        return documents[0], []
+    runnable = [doc for doc in documents if doc.get("kind") == "Workflow"]
+    if len(runnable) != 1:
+        raise BadInput(
+            f"{path}: holds {len(documents)} documents and {len(runnable)} Workflows; "
+            "put the one to run in a file of its own and pass the others with --with"
+        )
+    return runnable[0], [doc for doc in documents if doc is not runnable[0]]
+
+
+def local_document(workflow: str, settings: Settings, library: list[dict] | None = None) -> dict:
     """What a local run executes: one of the project's workflows compiled with this machine's
-    settings (manifests/ holds the cluster's, from cluster.env), else the named manifest file."""
+    settings (manifests/ holds the cluster's, from cluster.env), a Hera file's workflow
+    (``FILE.py[:NAME]``), else the named manifest file; its templateRef, workflowTemplateRef and
+    templateDefaults resolved against ``library`` (the ``--with`` documents), as Argo would."""
     from workflows.argo import yaml_io
     from workflows.argo.lint import lint_documents
+    from workflows.local.loading import is_python_source, python_document
+    from workflows.local.references import resolve
     from workflows.pipelines.compile import pipeline_document, pipelines
 
+    library = list(library or [])
+    if is_python_source(workflow):
+        document, beside = python_document(workflow)
+        # The file's other WorkflowTemplates are references' candidates too, as if applied with it.
+        return resolve(document, library + [doc for doc in beside if doc is not document])
     if workflow not in pipelines():
-        return load_template(workflow)
+        document, beside = manifest_file(workflow)
+        return resolve(document, library + beside)
     document = pipeline_document(workflow, settings)
     # `make run` used to lint what it compiled; the local copy is linted as the committed one is.
     problems = lint_documents(f"{workflow} (compiled for this machine)", yaml_io.dump(document))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise BadInput(f"{problems[0]}{more}")
-    return document
+    return resolve(document, library)
 
 
-def local_templates(settings: Settings) -> Callable[[str], dict]:
-    """How a local run finds the WorkflowTemplates its tasks start (drift's retrain: training)."""
-    return lambda name: local_document(name, settings)
+def local_templates(settings: Settings, library: list[dict] | None = None) -> Callable[[str], dict]:
+    """How a local run finds the WorkflowTemplates its tasks start (drift's retrain: training):
+    one loaded with ``--with`` first, else the project's."""
+    from workflows.local.references import library_of, resolve
+
+    loaded = library_of(library or [])
+
+    def find(name: str) -> dict:
+        if ("WorkflowTemplate", name) in loaded:
+            return resolve(loaded[("WorkflowTemplate", name)], library or [])
+        return local_document(name, settings, library)
+
+    return find

@@ -1,6 +1,6 @@
 """One attempt of a task's template: its log and outputs folder, then its process, or its child workflow.
 
-A container template's attempt is a subprocess of its command and args after ``{{...}}``
+A container (or script) template's attempt is a subprocess of its command and args after ``{{...}}``
 substitution, with the template's env, in this project's Python (or forked by the warm starter),
 in its own session; ``activeDeadlineSeconds`` kills its process group, and its output parameters
 are read from the files it wrote. A resource template's attempt is a child run (``child``).
@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from workflows.argo.expressions import ExpressionError
-from workflows.local import child
+from workflows.local import child, script
 from workflows.local import stop as local_stop
+from workflows.local.loops import file_name, task_of
 from workflows.local.record import Attempt, Node, Phase, ended, now_iso
 from workflows.local.substitution import substitute
 from workflows.local.warm_start import StarterGone, WarmProcess, is_step
@@ -43,8 +44,8 @@ def run_attempt(
     attempt = Attempt(number=number + 1, started_at=now_iso())
     with run.lock:
         node.attempts.append(attempt)
-    outputs_dir = run.run_dir / "outputs" / name
-    log_path = run.run_dir / "logs" / f"{name}.attempt-{number + 1}.log"
+    outputs_dir = run.run_dir / "outputs" / file_name(name)
+    log_path = run.run_dir / "logs" / f"{file_name(name)}.attempt-{number + 1}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     attempt.log = str(log_path)
     outputs_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,12 @@ def run_container(
 ) -> tuple[Attempt, dict[str, str]]:
     """A container template's process, started, waited for (up to its deadline) and its outputs read."""
     try:
-        container = substitute(template["container"], scope)
+        if (
+            "script" in template
+        ):  # a script template: a container with its source staged (workflows.local.script)
+            container = script.staged(template["script"], scope, run.run_dir / "scripts" / file_name(name))
+        else:
+            container = substitute(template["container"], scope)
         if "podSpecPatch" in template:
             attempt.pod_spec_patch = substitute(template["podSpecPatch"], scope)
     except ExpressionError as exc:
@@ -86,7 +92,7 @@ def run_container(
     attempt.command = command
     deadline = template.get("activeDeadlineSeconds")
     started = time.monotonic()
-    capture = name in run.capture_results
+    capture = task_of(name) in run.capture_results  # an item's result too, for the fan-in
     with log_path.open("wb") as log:
         with run.launch_lock:
             try:

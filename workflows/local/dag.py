@@ -15,6 +15,7 @@ from typing import Any
 
 from steps.errors import BadInput
 from workflows.argo.expressions import ExpressionError, evaluate
+from workflows.local.loops import aggregate, is_looped
 from workflows.local.record import DONE, FAILED, Phase
 from workflows.local.substitution import ABSENT, Absent, go_text, pure_reference, substitute
 
@@ -45,7 +46,12 @@ def ready(run: Any, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) ->
             node.phase, node.message = Phase.Omitted, "omitted: depends condition not met"
             continue
         try:
-            when = substitute(task.get("when"), task_scope(run)) if task.get("when") else None
+            # a looped task's when is its items' (dag.go executeDAGTask evaluates each expanded task's)
+            when = (
+                substitute(task["when"], task_scope(run))
+                if task.get("when") and not is_looped(task)
+                else None
+            )
             if when is not None and not when_holds(when):
                 node.phase, node.message = Phase.Skipped, f"when '{when}' evaluated false"
                 continue
@@ -79,6 +85,13 @@ def depends_met(run: Any, task: dict, tasks: dict) -> bool:
             return phase in (Phase.Succeeded, Phase.Skipped) or continues_on(tasks[task_name], phase)
         if result not in RESULTS:
             raise KeyError(name)
+        children = [
+            run.record.nodes[c].phase for c in run.record.nodes[task_name].children if c in run.record.nodes
+        ]
+        if result in ("AnySucceeded", "AllFailed") and children:  # dag.go evaluateDependsLogic, a task group
+            return (
+                Phase.Succeeded in children if result == "AnySucceeded" else set(children) == {Phase.Failed}
+            )
         return phase in RESULTS[result]
 
     return bool(evaluate(expression, resolve))
@@ -87,7 +100,7 @@ def depends_met(run: Any, task: dict, tasks: dict) -> bool:
 def unhandled_failure(run: Any, tasks: dict) -> bool:
     """A failed task that neither continueOn nor a dependent's depends on its failure covers."""
     for name, node in run.record.nodes.items():
-        if node.phase not in FAILED:
+        if node.phase not in FAILED or name not in tasks:  # a loop's item fails its task group
             continue
         if continues_on(tasks[name], node.phase):
             continue
@@ -138,6 +151,8 @@ def task_scope(run: Any) -> dict[str, str]:
     for name, node in run.record.nodes.items():
         prefix = f"tasks.{name}"
         scope[f"{prefix}.status"] = node.phase
+        if node.children:  # a looped task: its items' outputs as JSON lists
+            aggregate(run, node, prefix, scope)
         for key, value in node.outputs.items():
             scope[f"{prefix}.outputs.parameters.{key}"] = value
         last = node.attempts[-1] if node.attempts else None
@@ -205,3 +220,10 @@ def task_inputs(run: Any, task: dict, template: dict, scope: dict[str, str]) -> 
             )
         values[f"inputs.parameters.{key}"] = str(substitute(str(raw), scope))
     return values
+
+
+def parallelism_of(spec: dict[str, Any], templates: dict[str, dict], parallelism: int) -> int:
+    """How many tasks (and loop items) run at once: the run's ``parallelism``, the workflow's, and the dag
+    template's (docs/fields.md, Template.parallelism: the most pods at once within the template's invocation)."""
+    dag_limit = (templates.get(spec.get("entrypoint")) or {}).get("parallelism") or parallelism
+    return max(1, min(parallelism, int(dag_limit), int(spec.get("parallelism") or parallelism)))

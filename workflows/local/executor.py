@@ -19,8 +19,9 @@ environment. Any other feature is refused before anything starts, by name.
 
 This module holds the run: scheduling, retries, the exit handler, the record's saving. The rest lies
 beside it, a job each: ``preflight`` (what is supported), ``record`` (run.json), ``substitution``
-(``{{...}}`` tags), ``dag`` (the DAG's decisions), ``attempt`` (one process), ``child`` (a child
-workflow), ``locks`` (mutexes), ``stop`` (stopping early).
+(``{{...}}`` tags), ``dag`` (the DAG's decisions), ``attempt`` (one process), ``script`` (a script template's
+source), ``loops`` (withItems, withSequence, withParam and fan-in), ``retry``, ``child`` (a child workflow),
+``locks`` (mutexes), ``stop`` (stopping early).
 """
 
 from __future__ import annotations
@@ -39,15 +40,25 @@ from typing import Any
 
 from steps.errors import NOT_RETRIED, BadInput
 from workflows.argo import yaml_io
-from workflows.argo.expressions import ExpressionError, evaluate
+from workflows.argo.expressions import ExpressionError
 from workflows.argo.lint import task_dependencies
+from workflows.local import loops
 from workflows.local import stop as local_stop
 from workflows.local.attempt import WORKFLOW_DEADLINE_MESSAGE, run_attempt
-from workflows.local.dag import assess, entry_inputs, ready, result_readers, task_inputs, task_scope
+from workflows.local.dag import (
+    assess,
+    entry_inputs,
+    parallelism_of,
+    ready,
+    result_readers,
+    task_inputs,
+    task_scope,
+)
 from workflows.local.locks import FileLocks
 from workflows.local.preflight import Unsupported, check_supported
-from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, now_iso
-from workflows.local.substitution import go_text, parse_duration, substitute
+from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, failures, now_iso
+from workflows.local.retry import should_retry
+from workflows.local.substitution import parse_duration, substitute
 from workflows.local.warm_start import WarmStarter
 
 
@@ -70,7 +81,7 @@ class LocalRun:
         self.warm_start, self.starter = warm_start, None
         self.doc, self.spec = doc, doc["spec"]
         self.templates = {t["name"]: t for t in self.spec.get("templates") or []}
-        self.parallelism = max(1, min(parallelism, int(self.spec.get("parallelism") or parallelism)))
+        self.parallelism = parallelism_of(self.spec, self.templates, parallelism)
         self.on_change = on_change or (lambda run: None)
         self.locks_dir = Path(locks_dir or Path(runs_root).parent / "locks")
         self.runs_root, self.load_template = runs_root, load_template
@@ -82,6 +93,7 @@ class LocalRun:
         self.launch_lock = threading.Lock()
         self.stopped_by_user = self.killed = self.in_exit_handler = False
         self.child_runs: list[LocalRun] = []
+        self.item_tasks: dict[str, dict] = {}  # loop items, by node name (workflows.local.loops)
         declared = {
             p["name"]: p.get("value", p.get("default"))
             for p in (self.spec.get("arguments") or {}).get("parameters") or []
@@ -137,6 +149,7 @@ class LocalRun:
         tasks = {t["name"]: t for t in self.dag().get("tasks") or []}
         graph = {name: task_dependencies(task) for name, task in tasks.items()}
         fail_fast = self.dag().get("failFast", True)
+        loops.prepare_resume(self, tasks)
         for name, task in tasks.items():
             node = self.record.nodes.get(name)
             if node is None or node.phase != Phase.Succeeded:
@@ -169,6 +182,7 @@ class LocalRun:
                 if timer:
                     timer.cancel()
             local_stop.settle_unstarted(self, tasks, graph)
+            loops.settle(self, stopped=True)
             self.record.phase = assess(self, tasks, graph)
             if self.deadline_hit:
                 self.record.phase, self.record.message = Phase.Failed, WORKFLOW_DEADLINE_MESSAGE
@@ -220,13 +234,11 @@ class LocalRun:
             try:
                 while True:
                     with self.lock:
-                        for name in ready(self, tasks, graph, fail_fast):
-                            if len(running) >= self.parallelism:
-                                break
-                            self.record.nodes[name].phase = Phase.Running
-                            running[pool.submit(self.execute, tasks[name])] = name
+                        expanded = self.start_ready(pool, running, tasks, graph, fail_fast)
                         self.save()
                     if not running:
+                        if expanded:  # a group settled at once (empty, or all its items skipped): look again
+                            continue
                         return
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
@@ -236,13 +248,31 @@ class LocalRun:
                 self.stop_processes()  # what still runs is stopped before the pool waits for it
                 raise
 
+    def start_ready(self, pool, running: dict[Future, str], tasks, graph, fail_fast: bool) -> bool:
+        """Start the ready tasks and loop items up to parallelism; True when a looped task expanded."""
+        loops.settle(self)
+        expanded = False
+        for name in ready(self, tasks, graph, fail_fast):
+            if loops.is_looped(tasks[name]):  # a task group: its items start below
+                loops.expand(self, tasks[name])
+                expanded = True
+            elif len(running) < self.parallelism:
+                self.record.nodes[name].phase = Phase.Running
+                running[pool.submit(self.execute, tasks[name])] = name
+        for name in loops.ready_items(self) if not self.stopping.is_set() else []:
+            if len(running) >= self.parallelism:
+                break
+            self.record.nodes[name].phase = Phase.Running
+            running[pool.submit(self.execute, self.item_tasks[name])] = name
+        return expanded
+
     # ---- one task --------------------------------------------------------------------------
 
     def execute(
         self, task: dict[str, Any], node_name: str | None = None, scope: dict[str, str] | None = None
     ) -> None:
         """Run a task's template with retries; the node's record says how it went."""
-        name = node_name or task["name"]
+        name = node_name or task["name"]  # a task's, an item's (``task(0:a)``), or the exit handler's
         node = self.record.exit_handler if node_name else self.record.nodes[name]
         template = self.templates[task["template"]]
         try:
@@ -294,26 +324,7 @@ class LocalRun:
             self.save()
 
     def should_retry(self, strategy: dict, attempt: Attempt) -> bool:
-        """Whether Argo retries after ``attempt``; a malformed or non-bool ``expression`` is an ExpressionError."""
-        # RetryStrategy.RetryPolicyActual: with an expression and no policy, Always (the expression decides)
-        policy = strategy.get("retryPolicy") or ("Always" if strategy.get("expression") else "OnFailure")
-        if policy == "OnFailure" and attempt.phase != Phase.Failed:
-            return False
-        if policy in ("OnError", "OnTransientError") and attempt.phase != Phase.Error:
-            return False
-        expression = strategy.get("expression")
-        if not expression:
-            return True
-        last = {
-            "lastRetry.exitCode": str(attempt.exit_code if attempt.exit_code is not None else -1),
-            "lastRetry.status": attempt.phase,
-            "lastRetry.duration": str(int(attempt.duration_seconds)),
-            "lastRetry.message": attempt.message,
-        }
-        result = evaluate(expression, last.__getitem__)
-        if not isinstance(result, bool):  # argoexpr.EvalBool refuses anything but a bool
-            raise ExpressionError(f"unable to cast expression result '{go_text(result)}' to bool")
-        return result
+        return should_retry(strategy, attempt)
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
@@ -332,20 +343,6 @@ class LocalRun:
 
     # ---- the end -----------------------------------------------------------------------------
 
-    def failures(self) -> list[dict[str, str]]:
-        return [
-            {
-                "displayName": name,
-                "message": node.message,
-                "templateName": node.template,
-                "phase": node.phase,
-                "podName": f"{self.record.name}-{name}",
-                "finishedAt": node.finished_at,
-            }
-            for name, node in self.record.nodes.items()
-            if node.phase in FAILED
-        ]
-
     def run_exit_handler(self) -> None:
         handler = self.spec.get("onExit")
         if not handler:
@@ -357,7 +354,7 @@ class LocalRun:
         scope = {
             **task_scope(self),
             "workflow.status": self.record.phase,
-            "workflow.failures": json.dumps(self.failures()),
+            "workflow.failures": json.dumps(failures(self.record)),
         }
         self.scope.update(
             {"workflow.status": scope["workflow.status"], "workflow.failures": scope["workflow.failures"]}

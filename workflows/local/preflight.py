@@ -21,13 +21,18 @@ SUPPORTED = {
     "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
              "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
              "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "~volumes"},
-    "template": {"name", "inputs", "outputs", "container", "dag", "resource", "retryStrategy", "activeDeadlineSeconds",
+    "template": {"name", "inputs", "outputs", "container", "script", "dag", "resource", "retryStrategy",
+                 "activeDeadlineSeconds", "parallelism",
                  "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
                  "~serviceAccountName", "~priorityClassName", "~metrics"},
     "container": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
                   "~securityContext", "~volumeMounts", "workingDir", "name"},
+    "script": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
+               "~securityContext", "~volumeMounts", "workingDir", "name", "source"},
     "dag": {"tasks", "failFast"},
-    "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn"},
+    "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn",
+             "withItems", "withParam", "withSequence"},
+    "withSequence": {"count", "start", "end", "format"},
     "inputs": {"parameters"},
     "outputs": {"parameters"},
     "arguments": {"parameters"},
@@ -79,21 +84,24 @@ def check_supported(doc: dict[str, Any]) -> None:
         parameters(template.get("outputs"), "outputs", "output parameter", f"{path}.outputs", only)
         for number, output in enumerate((template.get("outputs") or {}).get("parameters") or []):
             only(output.get("valueFrom") or {}, "valueFrom", f"{path}.outputs.parameters[{number}].valueFrom")
-        if not ("container" in template or "dag" in template or "resource" in template):
+        if not any(kind in template for kind in ("container", "script", "dag", "resource")):
             raise Unsupported(
-                f"{path}: template '{template.get('name')}' is not a container, dag or resource template"
+                f"{path}: template '{template.get('name')}' is not a container, script, dag or resource template"
             )
         if "resource" in template:
             only(template["resource"], "resource", f"{path}.resource")
             check_child_workflow(template["resource"], f"{path}.resource")
-        if "container" in template:
-            only(template["container"], "container", f"{path}.container")
+        for kind in ("container", "script"):
+            if kind in template:
+                only(template[kind], kind, f"{path}.{kind}")
         if "retryStrategy" in template:
             only(template["retryStrategy"], "retryStrategy", f"{path}.retryStrategy")
         if "dag" in template:
             only(template["dag"], "dag", f"{path}.dag")
             for number, task in enumerate(template["dag"].get("tasks") or []):
                 only(task, "task", f"{path}.dag.tasks[{number}]")
+                if isinstance(task.get("withSequence"), dict):
+                    only(task["withSequence"], "withSequence", f"{path}.dag.tasks[{number}].withSequence")
                 parameters(
                     task.get("arguments"),
                     "arguments",
@@ -116,7 +124,7 @@ def parameters(holder: dict | None, where: str, kind: str, path: str, only) -> N
 
 def check_what_runs(spec: dict[str, Any]) -> None:
     """Every template a run would start is one the executor implements: a dag entrypoint whose tasks and
-    exit handler are container (with a command) or resource templates."""
+    exit handler are container or script (with a command) or resource templates."""
     templates = {template.get("name"): template for template in spec.get("templates") or []}
     entry = templates.get(spec.get("entrypoint"))
     if entry is None:
@@ -138,15 +146,16 @@ def check_what_runs(spec: dict[str, Any]) -> None:
             raise Unsupported(
                 f"template '{name}': a dag template used as {role} is not implemented by the local executor"
             )
-        if "container" in template and not (template["container"].get("command") or []):
+        kind = "script" if "script" in template else "container"
+        if kind in template and not (template[kind].get("command") or []):
             raise Unsupported(
-                f"template '{name}': a container without a command is not implemented by the local executor "
+                f"template '{name}': a {kind} without a command is not implemented by the local executor "
                 "(the image's entrypoint is not known on this machine)"
             )
 
 
 def kind_of(template: dict[str, Any]) -> str:
-    return next((kind for kind in ("container", "resource", "dag") if kind in template), "unknown")
+    return next((kind for kind in ("container", "script", "resource", "dag") if kind in template), "unknown")
 
 
 def check_child_workflow(resource: dict[str, Any], path: str) -> None:

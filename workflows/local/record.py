@@ -123,3 +123,19 @@ def load_record(run_dir: Path) -> RunRecord:
     if not path.exists():
         raise BadInput(f"{run_dir}: no run.json; is this a local run folder?")
     return RunRecord.from_json(json.loads(path.read_text()))
+
+
+def failures(record: RunRecord) -> list[dict[str, str]]:
+    """``{{workflow.failures}}``: each failed node (a loop's items and task group too), as Argo lists them."""
+    return [
+        {
+            "displayName": name,
+            "message": node.message,
+            "templateName": node.template,
+            "phase": node.phase,
+            "podName": f"{record.name}-{name}",
+            "finishedAt": node.finished_at,
+        }
+        for name, node in record.nodes.items()
+        if node.phase in FAILED
+    ]

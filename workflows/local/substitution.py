@@ -29,6 +29,18 @@ class Absent(str):
 ABSENT = Absent("")
 
 
+class Unreadable(str):
+    """A value Argo fails to build, such as a loop's results that are not JSON; any tag that reads it errs."""
+
+    reason = ""
+
+
+def unreadable(reason: str) -> Unreadable:
+    value = Unreadable("")
+    value.reason = reason
+    return value
+
+
 def parse_duration(value: Any) -> float:
     """Argo durations: seconds as a number, or '15s', '2m', '1h'."""
     text = str(value).strip()
@@ -78,6 +90,8 @@ def _go_float(value: float) -> str:
 
 def _resolve(scope: dict[str, str], name: str) -> str:
     value = scope[name]
+    if isinstance(value, Unreadable):
+        raise ExpressionError(f"{{{{{name}}}}}: {value.reason}")
     if isinstance(value, Absent):
         raise ExpressionError(
             f"{{{{{name}}}}} is an absent optional: its task was Skipped or Omitted and the output "
