@@ -69,6 +69,26 @@ def test_the_mlflow_ui_line_is_one_command_that_runs_as_is(tmp_path, clean_env):
     assert executable.name == "mlflow"
 
 
+def test_a_users_own_workflow_gets_no_mlflow_line_and_its_loop_items_are_not_child_runs(tmp_path, clean_env):
+    """`mlops run wf.py:w`: a looped task's children are its items (nodes of the run), not runs it started."""
+    settings = Settings(storage_root=str(tmp_path))
+    items = {
+        f"double({i}:{i})": Node(name=f"double({i}:{i})", template="double", phase="Succeeded")
+        for i in (0, 1)
+    }
+    group = Node(name="double", template="double", phase="Succeeded", children=list(items))
+    out = io.StringIO()
+    report(
+        Console(file=out, width=200),
+        record(tmp_path / "runs", "try-ab12c", {"double": group, **items}),
+        settings,
+        "wf.py:w",
+    )
+    lines = out.getvalue().splitlines()
+    assert not any("started" in line or line.startswith("MLflow:") for line in lines), lines
+    assert lines == [f"run record: {tmp_path / 'runs' / 'try-ab12c' / 'run.json'}"]
+
+
 # Item 8a: mlops watch --once and a file still being written.
 
 

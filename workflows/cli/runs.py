@@ -263,7 +263,8 @@ def report(out: Console, record: RunRecord, settings, workflow: str = "training"
             say(f"drift report: {drift.get('report_uri')}")
     runs_root = Path(record.run_dir).parent
     for node in record.nodes.values():
-        for child in node.children:
+        # A looped task's children are its items, nodes of this run; a resource task's are child runs.
+        for child in (c for c in node.children if c not in record.nodes):
             say(f"{node.name}: started {child} (run record {runs_root / child / 'run.json'})")
             # Not just "started": what the retrain decided is what a drift run is for.
             for line in child_lines(runs_root, child, settings):
@@ -273,7 +274,11 @@ def report(out: Console, record: RunRecord, settings, workflow: str = "training"
     if record.message:
         out.print(record.message, style="red", highlight=False, markup=False)
     say(f"run record: {Path(record.run_dir) / 'run.json'}")
-    if settings.tracking_uri.startswith(("http://", "https://")):
+    from workflows.pipelines.compile import pipelines
+
+    if workflow not in pipelines():
+        pass  # a user's own workflow: the project's tracking store is none of its business
+    elif settings.tracking_uri.startswith(("http://", "https://")):
         say(f"MLflow:     {settings.tracking_uri}")
     else:
         say(f"MLflow:     {settings.tracking_uri}; to browse it, run:")
