@@ -1,6 +1,6 @@
 """The local executor gives the workflow and node phases Argo gives (DESIGN.md 13), case by case.
 
-Each case (dag_cases, output_cases, loop_cases, script_cases) is a small workflow from Argo's e2e tests, examples or docs, with the
+Each case (dag_cases, output_cases, loop_cases, script_cases, steps_cases) is a small workflow from Argo's e2e tests, examples or docs, with the
 phases Argo's own assertions or documentation state; its ``source`` says where, and what was adapted.
 """
 
@@ -8,10 +8,29 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance import dag_cases, loop_cases, output_cases, script_cases
+from tests.conformance import (
+    dag_cases,
+    depends_cases,
+    flow_cases,
+    loop_cases,
+    output_cases,
+    parameter_cases,
+    retry_cases,
+    script_cases,
+    steps_cases,
+    when_cases,
+)
 from tests.conformance.case import Case, expected, observed, run_case
 
 CASES = [*dag_cases.CASES, *output_cases.CASES, *loop_cases.CASES, *script_cases.CASES]
+CASES += steps_cases.CASES  # steps templates and nested templates
+CASES += [
+    *depends_cases.CASES,
+    *when_cases.CASES,
+    *retry_cases.CASES,
+    *flow_cases.CASES,
+    *parameter_cases.CASES,
+]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -10,6 +10,13 @@ from tests.local.test_local_executor import container, workflow
 from workflows.local.executor import LocalRun
 
 INNER_DAG = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok"}]}}
+INNER_LOOP = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok", "withItems": [1, 2]}]}}
+INNER_STEPS = {"name": "isteps", "steps": [[{"name": "x", "template": "ok"}]]}
+STEP_HOOKS = {"name": "isteps", "steps": [[{"name": "x", "template": "ok", "hooks": {}}]]}
+PATH_ON_DAG = {
+    **INNER_DAG,
+    "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}]},
+}
 NO_COMMAND = {"name": "bare", "container": {"image": "alpine", "args": ["echo", "hi"]}}
 ARTIFACT = [{"name": "data", "path": "/tmp/data"}]
 
@@ -30,7 +37,28 @@ def with_task_template(template: dict, **spec) -> dict:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        (with_task_template(INNER_DAG), "template 'inner': a dag template used as a task is not implemented"),
+        (
+            with_task_template(INNER_LOOP),
+            "template 'inner': task 'x': a loop in a nested dag template is not implemented",
+        ),
+        (
+            workflow(
+                [{"name": "a", "template": "ok"}], [container("ok", "pass"), INNER_STEPS], onExit="isteps"
+            ),
+            "template 'isteps': a steps template used as the exit handler is not implemented",
+        ),
+        (
+            with_task_template(STEP_HOOKS),
+            "spec.templates[1].steps[0][0].hooks: the local executor does not support",
+        ),
+        (
+            with_task_template({**INNER_DAG, "retryStrategy": {"limit": 1}}),
+            "template 'inner': retryStrategy on a nested dag template is not implemented",
+        ),
+        (
+            with_task_template(PATH_ON_DAG),
+            "outputs.parameters[0].valueFrom.path: the local executor does not support valueFrom 'path' on a dag",
+        ),
         (
             workflow([{"name": "a", "template": "ok"}], [container("ok", "pass"), INNER_DAG], onExit="inner"),
             "template 'inner': a dag template used as the exit handler is not implemented",
@@ -41,13 +69,22 @@ def with_task_template(template: dict, **spec) -> dict:
             {**workflow([], []), "spec": {"entrypoint": "ok", "templates": [container("ok", "pass")]}},
             "spec.entrypoint: template 'ok': a container template as the entrypoint is not implemented",
         ),
+        (
+            {**workflow([], []), "spec": {"entrypoint": "isteps", "templates": [INNER_STEPS]}},
+            "step 'x': template 'ok' does not exist",
+        ),
     ],
     ids=[
-        "dag-as-task",
+        "loop-in-nested-dag",
+        "steps-as-exit-handler",
+        "step-hooks",
+        "retry-of-a-nested-dag",
+        "path-output-of-a-dag",
         "dag-as-exit-handler",
         "container-without-command",
         "missing-template",
         "container-entry",
+        "steps-entry-missing-template",
     ],
 )
 def test_a_template_the_executor_cannot_run_is_refused_by_name(tmp_path, doc, message):

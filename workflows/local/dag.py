@@ -149,24 +149,28 @@ def task_scope(run: Any) -> dict[str, str]:
     output parameters are their ``valueFrom.default``, or absent optionals (scope.go ``addSkippedNodeOutputsToScope``)."""
     scope = {**run.scope, **run.entry_inputs}
     for name, node in run.record.nodes.items():
-        prefix = f"tasks.{name}"
-        scope[f"{prefix}.status"] = node.phase
-        if node.children:  # a looped task: its items' outputs as JSON lists
-            aggregate(run, node, prefix, scope)
-        for key, value in node.outputs.items():
-            scope[f"{prefix}.outputs.parameters.{key}"] = value
-        last = node.attempts[-1] if node.attempts else None
-        if last is not None and last.result is not None:
-            scope[f"{prefix}.outputs.result"] = last.result
-        if last is not None and last.exit_code is not None:
-            scope[f"{prefix}.outputs.exitCode"] = str(last.exit_code)
-        if node.phase in (Phase.Skipped, Phase.Omitted) and not node.outputs:
-            declared = (run.templates.get(node.template, {}).get("outputs") or {}).get("parameters") or []
-            for parameter in declared:
-                default = (parameter.get("valueFrom") or {}).get("default")
-                key = f"{prefix}.outputs.parameters.{parameter['name']}"
-                scope[key] = ABSENT if default is None else str(default)
+        node_scope(run, node, f"tasks.{name}", scope)
     return scope
+
+
+def node_scope(run: Any, node: Any, prefix: str, scope: dict[str, str]) -> None:
+    """One node's ``<prefix>.status`` and outputs in ``scope`` (a task's ``tasks.X``, a step's ``steps.X``)."""
+    scope[f"{prefix}.status"] = node.phase
+    if node.children:  # a looped task: its items' outputs as JSON lists
+        aggregate(run, node, prefix, scope)
+    for key, value in node.outputs.items():
+        scope[f"{prefix}.outputs.parameters.{key}"] = value
+    last = node.attempts[-1] if node.attempts else None
+    if last is not None and last.result is not None:
+        scope[f"{prefix}.outputs.result"] = last.result
+    if last is not None and last.exit_code is not None:
+        scope[f"{prefix}.outputs.exitCode"] = str(last.exit_code)
+    if node.phase in (Phase.Skipped, Phase.Omitted) and not node.outputs:
+        declared = (run.templates.get(node.template, {}).get("outputs") or {}).get("parameters") or []
+        for parameter in declared:
+            default = (parameter.get("valueFrom") or {}).get("default")
+            key = f"{prefix}.outputs.parameters.{parameter['name']}"
+            scope[key] = ABSENT if default is None else str(default)
 
 
 def entry_inputs(run: Any) -> dict[str, str]:

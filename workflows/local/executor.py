@@ -10,7 +10,8 @@ Argo does it: ``depends``/``dependencies`` (``.Succeeded .Failed .Errored .Skipp
 phase from its leaf tasks (an omitted task inherits its parents' failure, as in Argo's
 ``assessDAGPhase``), ``synchronization.mutexes`` (a file lock), parallel tasks up to ``parallelism``,
 the entrypoint's inputs from ``spec.arguments``, ``outputs.result``/``outputs.exitCode``, and a skipped
-task's outputs as their defaults. An internal error ends the run as ``Error``, its record saved.
+task's outputs as their defaults. An internal error ends the run as ``Error``, its record saved. A ``steps``
+entrypoint (``steps_template``) and dag or steps templates nested in a task or step (``nested``) run too.
 
 What only a cluster can honour (image, resources, nodeSelector, tolerations, serviceAccountName,
 podGC, ttlStrategy, security contexts) is accepted and not applied; ``podSpecPatch`` is
@@ -42,7 +43,7 @@ from steps.errors import NOT_RETRIED, BadInput
 from workflows.argo import yaml_io
 from workflows.argo.expressions import ExpressionError
 from workflows.argo.lint import task_dependencies
-from workflows.local import loops
+from workflows.local import loops, nested, steps_template
 from workflows.local import stop as local_stop
 from workflows.local.attempt import WORKFLOW_DEADLINE_MESSAGE, run_attempt
 from workflows.local.dag import (
@@ -146,21 +147,25 @@ class LocalRun:
         return entry["dag"]
 
     def run(self) -> RunRecord:
-        tasks = {t["name"]: t for t in self.dag().get("tasks") or []}
-        graph = {name: task_dependencies(task) for name, task in tasks.items()}
-        fail_fast = self.dag().get("failFast", True)
-        loops.prepare_resume(self, tasks)
-        for name, task in tasks.items():
-            node = self.record.nodes.get(name)
-            if node is None or node.phase != Phase.Succeeded:
-                self.record.nodes[name] = Node(name=name, template=task["template"])
-            else:
-                node.reused = True
+        entry = self.templates.get(self.spec.get("entrypoint")) or {}
+        if "steps" in entry:  # a steps entrypoint (workflows.local.steps_template)
+            body: Callable[[], str] = lambda: steps_template.run_entry(self, entry)  # noqa: E731
+        else:
+            tasks = {t["name"]: t for t in self.dag().get("tasks") or []}
+            graph = {name: task_dependencies(task) for name, task in tasks.items()}
+            loops.prepare_resume(self, tasks)
+            for name, task in tasks.items():
+                node = self.record.nodes.get(name)
+                if node is None or node.phase != Phase.Succeeded:
+                    self.record.nodes[name] = Node(name=name, template=task["template"])
+                else:
+                    node.reused = True
+            body = lambda: self.run_dag(tasks, graph, self.dag().get("failFast", True))  # noqa: E731
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.keep_workflow()
             self.record.started_at = self.record.started_at or now_iso()
-            self.execute_dag(tasks, graph, fail_fast)
+            self.execute_body(body)
         except Exception as exc:  # an executor bug: the run ends as Error, never left Running (DESIGN.md 13)
             self.internal_error(exc)
         with self.lock:
@@ -168,7 +173,14 @@ class LocalRun:
             self.save()
         return self.record
 
-    def execute_dag(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
+    def run_dag(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> str:
+        self.schedule(tasks, graph, fail_fast)
+        local_stop.settle_unstarted(self, tasks, graph)
+        loops.settle(self, stopped=True)
+        return assess(self, tasks, graph)
+
+    def execute_body(self, body: Callable[[], str]) -> None:
+        """Run the entrypoint's body under the mutexes and the workflow's deadline, then the exit handler."""
         with self.mutexes(), self.step_starter():
             self.save()
             deadline = self.spec.get("activeDeadlineSeconds")
@@ -177,13 +189,10 @@ class LocalRun:
                 timer.daemon = True
                 timer.start()
             try:
-                self.schedule(tasks, graph, fail_fast)
+                self.record.phase = body()
             finally:
                 if timer:
                     timer.cancel()
-            local_stop.settle_unstarted(self, tasks, graph)
-            loops.settle(self, stopped=True)
-            self.record.phase = assess(self, tasks, graph)
             if self.deadline_hit:
                 self.record.phase, self.record.message = Phase.Failed, WORKFLOW_DEADLINE_MESSAGE
             with self.lock:
@@ -273,8 +282,11 @@ class LocalRun:
     ) -> None:
         """Run a task's template with retries; the node's record says how it went."""
         name = node_name or task["name"]  # a task's, an item's (``task(0:a)``), or the exit handler's
-        node = self.record.exit_handler if node_name else self.record.nodes[name]
+        node = self.record.exit_handler if node_name == "onExit" else self.record.nodes[name]
         template = self.templates[task["template"]]
+        if nested.is_nested(template):  # a dag or steps template as a task or step (workflows.local.nested)
+            nested.run_nested(self, task, node, template, scope or task_scope(self))
+            return
         try:
             inputs = task_inputs(self, task, template, scope or task_scope(self))
         except ExpressionError as exc:

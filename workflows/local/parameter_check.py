@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from steps.contract import StepParams
 from steps.errors import BadInput, shown
+from workflows.local.references import tasks_of
 
 INPUT = re.compile(r"\{\{\s*inputs\.parameters\.([\w-]+)\s*\}\}")
 WORKFLOW = re.compile(r"\{\{\s*workflow\.parameters\.([\w-]+)\s*\}\}")
@@ -28,7 +29,7 @@ def check_parameters(doc: dict[str, Any], given: dict[str, str]) -> None:
     spec = doc.get("spec") or {}
     templates = {t.get("name"): t for t in spec.get("templates") or []}
     for template in templates.values():
-        for task in (template.get("dag") or {}).get("tasks") or []:
+        for task in tasks_of(template):  # a dag's tasks and a steps template's steps
             step = templates.get(task.get("template")) or {}
             module = step_module((step.get("container") or {}).get("command") or [])
             if module is None:

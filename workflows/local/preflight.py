@@ -21,7 +21,7 @@ SUPPORTED = {
     "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
              "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
              "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "~volumes"},
-    "template": {"name", "inputs", "outputs", "container", "script", "dag", "resource", "retryStrategy",
+    "template": {"name", "inputs", "outputs", "container", "script", "dag", "steps", "resource", "retryStrategy",
                  "activeDeadlineSeconds", "parallelism",
                  "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
                  "~serviceAccountName", "~priorityClassName", "~metrics"},
@@ -32,13 +32,14 @@ SUPPORTED = {
     "dag": {"tasks", "failFast"},
     "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn",
              "withItems", "withParam", "withSequence"},
+    "step": {"name", "template", "arguments", "when", "continueOn", "withItems", "withParam", "withSequence"},
     "withSequence": {"count", "start", "end", "format"},
     "inputs": {"parameters"},
     "outputs": {"parameters"},
     "arguments": {"parameters"},
     "input parameter": {"name", "value", "default", "~description"},
     "output parameter": {"name", "valueFrom", "~description"},
-    "valueFrom": {"path", "default", "jsonPath"},
+    "valueFrom": {"path", "default", "jsonPath", "parameter"},
     "argument": {"name", "value"},
     "workflow argument": {"name", "value", "default", "~description"},
     "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
@@ -84,10 +85,21 @@ def check_supported(doc: dict[str, Any]) -> None:
         parameters(template.get("outputs"), "outputs", "output parameter", f"{path}.outputs", only)
         for number, output in enumerate((template.get("outputs") or {}).get("parameters") or []):
             only(output.get("valueFrom") or {}, "valueFrom", f"{path}.outputs.parameters[{number}].valueFrom")
-        if not any(kind in template for kind in ("container", "script", "dag", "resource")):
+        if not any(kind in template for kind in ("container", "script", "dag", "steps", "resource")):
             raise Unsupported(
-                f"{path}: template '{template.get('name')}' is not a container, script, dag or resource template"
+                f"{path}: template '{template.get('name')}' is not a container, script, dag, steps or resource "
+                "template"
             )
+        check_value_from(template, path)
+        for group_number, group in enumerate(template.get("steps") or []):
+            if not isinstance(group, list):
+                raise Unsupported(f"{path}.steps[{group_number}]: a step group is a list of steps")
+            for number, step in enumerate(group):
+                where = f"{path}.steps[{group_number}][{number}]"
+                only(step, "step", where)
+                if isinstance(step.get("withSequence"), dict):
+                    only(step["withSequence"], "withSequence", f"{where}.withSequence")
+                parameters(step.get("arguments"), "arguments", "argument", f"{where}.arguments", only)
         if "resource" in template:
             only(template["resource"], "resource", f"{path}.resource")
             check_child_workflow(template["resource"], f"{path}.resource")
@@ -123,29 +135,59 @@ def parameters(holder: dict | None, where: str, kind: str, path: str, only) -> N
 
 
 def check_what_runs(spec: dict[str, Any]) -> None:
-    """Every template a run would start is one the executor implements: a dag entrypoint whose tasks and
-    exit handler are container or script (with a command) or resource templates."""
+    """Every template a run would start is one the executor implements: a dag or steps entrypoint whose tasks
+    and steps are container or script (with a command), resource, or nested dag or steps templates (whose
+    tasks and steps are checked the same way), and an exit handler that is not a dag or steps template."""
     templates = {template.get("name"): template for template in spec.get("templates") or []}
     entry = templates.get(spec.get("entrypoint"))
     if entry is None:
         raise Unsupported(f"spec.entrypoint: template {spec.get('entrypoint')!r} does not exist")
-    if "dag" not in entry:
+    if "dag" not in entry and "steps" not in entry:
         raise Unsupported(
             f"spec.entrypoint: template '{entry['name']}': a {kind_of(entry)} template as the entrypoint is "
-            "not implemented by the local executor (it runs a dag entrypoint)"
+            "not implemented by the local executor (it runs a dag or steps entrypoint)"
         )
-    used = [(task.get("template"), f"task '{task.get('name')}'") for task in entry["dag"].get("tasks") or []]
+    used: list[tuple[Any, str]] = []
+    seen: set[str] = set()
+
+    def visit(template: dict[str, Any], nested: bool) -> None:
+        if template["name"] in seen:
+            return
+        seen.add(template["name"])
+        for key in ("retryStrategy", "activeDeadlineSeconds", "parallelism") if nested else ():
+            if key in template:
+                raise Unsupported(
+                    f"template '{template['name']}': {key} on a nested {kind_of(template)} template is not "
+                    "implemented by the local executor"
+                )
+        for task in (template.get("dag") or {}).get("tasks") or []:
+            if nested and any(
+                task.get(key) not in (None, "", []) for key in ("withItems", "withParam", "withSequence")
+            ):
+                raise Unsupported(
+                    f"template '{template['name']}': task '{task.get('name')}': a loop in a nested dag template "
+                    "is not implemented by the local executor"
+                )
+            used.append((task.get("template"), f"task '{task.get('name')}'"))
+        for group in template.get("steps") or []:
+            used.extend((step.get("template"), f"step '{step.get('name')}'") for step in group)
+
+    visit(entry, False)
     if spec.get("onExit"):
         used.append((spec["onExit"], "spec.onExit"))
-    for name, user in used:
+    while used:
+        name, user = used.pop(0)
         template = templates.get(name)
         if template is None:
             raise Unsupported(f"{user}: template {name!r} does not exist")
-        if "dag" in template:
-            role = "the exit handler" if user == "spec.onExit" else "a task"
-            raise Unsupported(
-                f"template '{name}': a dag template used as {role} is not implemented by the local executor"
-            )
+        if "dag" in template or "steps" in template:
+            if user == "spec.onExit":
+                raise Unsupported(
+                    f"template '{name}': a {kind_of(template)} template used as the exit handler is not "
+                    "implemented by the local executor"
+                )
+            visit(template, True)
+            continue
         kind = "script" if "script" in template else "container"
         if kind in template and not (template[kind].get("command") or []):
             raise Unsupported(
@@ -154,8 +196,25 @@ def check_what_runs(spec: dict[str, Any]) -> None:
             )
 
 
+def check_value_from(template: dict[str, Any], path: str) -> None:
+    """``valueFrom.parameter`` is a dag or steps template's output (read from its scope); ``path`` a container's."""
+    composite = "dag" in template or "steps" in template
+    for number, output in enumerate((template.get("outputs") or {}).get("parameters") or []):
+        source = output.get("valueFrom") or {}
+        wrong = next(
+            (key for key in source if key in (("path", "jsonPath") if composite else ("parameter",))), None
+        )
+        if wrong:
+            raise Unsupported(
+                f"{path}.outputs.parameters[{number}].valueFrom.{wrong}: the local executor does not support "
+                f"valueFrom '{wrong}' on a {kind_of(template)} template"
+            )
+
+
 def kind_of(template: dict[str, Any]) -> str:
-    return next((kind for kind in ("container", "script", "resource", "dag") if kind in template), "unknown")
+    return next(
+        (kind for kind in ("container", "script", "resource", "dag", "steps") if kind in template), "unknown"
+    )
 
 
 def check_child_workflow(resource: dict[str, Any], path: str) -> None:

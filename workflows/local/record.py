@@ -129,7 +129,7 @@ def failures(record: RunRecord) -> list[dict[str, str]]:
     """``{{workflow.failures}}``: each failed node (a loop's items and task group too), as Argo lists them."""
     return [
         {
-            "displayName": name,
+            "displayName": display_name(name),
             "message": node.message,
             "templateName": node.template,
             "phase": node.phase,
@@ -139,3 +139,20 @@ def failures(record: RunRecord) -> list[dict[str, str]]:
         for name, node in record.nodes.items()
         if node.phase in FAILED
     ]
+
+
+def display_name(name: str) -> str:
+    """A node's display name as Argo gives it, from its name in the record: a nested task's or step's own
+    name (``outer.inner`` is ``inner``, ``[0].hello`` is ``hello``), a step group's ``[i]``, an item's
+    ``task(0:value)`` whole (its value may hold a '.')."""
+    start, depth = 0, 0
+    for index, char in enumerate(name):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0 and char == ".":
+            start = index + 1
+        elif depth == 0 and char == "[":
+            start = index
+    return name[start:]
