@@ -187,8 +187,6 @@ def test_when_that_argo_rejects_is_an_error(text, message, source):
 
 WHEN_REFUSED = [
     # govaluate accepts these; our evaluator refuses them, naming the form. (expression, named part, source)
-    (f"{{{{{AGAIN}}}}} =~ hea", "=~", CONDITIONALS),  # heads-regex
-    ("tails !~ hea", "~", GOVALUATE),  # Regex comparators =~ !~
     ("heads in ('heads', 'tails')", "('heads', 'tails')", GOVALUATE),  # Membership IN over a (..., ...) array
     ("1 + 2 == 3", "+", GOVALUATE),  # Modifiers
 ]
@@ -398,7 +396,6 @@ RETRY_REFUSED = [
     ("asInt(lastRetry.exitCode) % 2 == 1", "%", EXPR_LANG),  # arithmetic
     ("lastRetry.status startsWith 'Err'", "startsWith", EXPR_LANG),  # string operators
     ("lastRetry.message contains 'OOM'", "contains", EXPR_LANG),
-    ("sprig.contains('OOM', lastRetry.message)", "sprig.contains", VARIABLES),  # Sprig functions
 ]
 
 
@@ -535,9 +532,7 @@ def test_expression_tag(value, scope, expected, source):
 
 TAG_REFUSED = [
     # Argo evaluates these; our evaluator refuses them, naming the form. (tag, named part, source)
-    ("{{=sprig.trim(inputs.parameters.msg)}}", "sprig.trim", VARIABLES),  # "You can also use Sprig functions"
     ("{{=jsonpath(inputs.parameters.json, '$.id')}}", "jsonpath", VARIABLES),  # "Extract data from JSON"
-    ("{{=toJson(inputs.parameters.msg)}}", "toJson", VARIABLES),  # "Convert to a JSON string"
     ("{{=inputs.parameters['msg']}}", "[", VARIABLES),  # "indexing into the parameter or step map"
     ("{{=asInt(inputs.parameters.epochs) + 1}}", "+", EXPR_LANG),  # arithmetic
     ("{{=inputs.parameters.msg + '!'}}", "+", EXPR_LANG),  # string concatenation
@@ -555,6 +550,39 @@ def test_expression_tag_form_we_do_not_support_is_refused_by_name(value, named, 
     with pytest.raises(ExpressionError) as refused:
         substitute(value, scope)
     assert named in str(refused.value), source
+
+
+# Once refused, now as Argo: govaluate's regex comparators (evaluationStage.go regexStage), Sprig under
+# ``sprig.`` and ``toJson`` in expr-lang (util/expr/env/env.go GetFuncMap). (form, Argo's value, source)
+SUPPORTED_NOW = [
+    (lambda: when(f"{{{{{AGAIN}}}}} =~ hea", {AGAIN: "heads"}), True, CONDITIONALS),
+    (lambda: when("tails !~ hea"), True, GOVALUATE),
+    (lambda: when("heads =~ '^t'"), False, GOVALUATE),
+    (
+        lambda: substitute("{{=sprig.trim(inputs.parameters.msg)}}", {"inputs.parameters.msg": " hi "}),
+        "hi",
+        VARIABLES,
+    ),
+    (
+        lambda: substitute("{{=toJson(inputs.parameters.msg)}}", {"inputs.parameters.msg": "hi"}),
+        '"hi"',
+        VARIABLES,
+    ),
+    (
+        lambda: substitute("{{=sprig.unknownFn(inputs.parameters.msg)}}", {"inputs.parameters.msg": "hi"}),
+        None,
+        VARIABLES,
+    ),
+]
+
+
+@pytest.mark.parametrize(("form", "expected", "source"), SUPPORTED_NOW)
+def test_regex_comparators_and_sprig_as_argo(form, expected, source):
+    if expected is None:  # an unknown Sprig function stays an error naming it
+        with pytest.raises(ExpressionError, match="sprig.unknownFn"):
+            form()
+    else:
+        assert form() == expected, source
 
 
 # ---- Where the executor (workflows/local/: substitution, dag, executor) meets expressions: Argo's value --------

@@ -10,10 +10,9 @@ inheriting its parents' phase (Failed or Error preferred). The tasks are argosay
 from __future__ import annotations
 
 from tests.conformance.case import Case
-from tests.conformance.snippets import dag, disagreement
+from tests.conformance.snippets import dag
 
 DOC = "docs/enhanced-depends-logic.md"
-FAIL_FAST = "the executor stops starting tasks once a failure is not handled by a dependant's .Failed or continueOn (workflows/local/dag.py ready: fail_fast and unhandled_failure) and records the rest Omitted; Argo's dag.go executeDAG runs executeDAGTask (creating every task whose dependencies are fulfilled) before assessDAGPhase, and executeDAGTask has no failFast check"
 
 CASES = [
     Case(
@@ -181,37 +180,31 @@ CASES = [
         "Succeeded",
         {"A": "Succeeded", "B": "Succeeded", "C": "Succeeded", "D": "Succeeded", "E": "Omitted"},
     ),
-    disagreement(
-        Case(
-            "depends-any-succeeded",
-            f"{DOC} ('.AnySucceeded' for a withItems task): one item succeeding is enough; the loop itself failed",
-            dag("""
-                - name: A
-                  template: exit-with
-                  arguments: {parameters: [{name: code, value: "{{item}}"}]}
-                  withItems: [0, 1]
-                - {name: B, depends: A.AnySucceeded, template: pass}
-            """),
-            "Succeeded",
-            {"A": "Failed", "A(0:0)": "Succeeded", "A(1:1)": "Failed", "B": "Succeeded"},
-        ),
-        FAIL_FAST,
+    Case(
+        "depends-any-succeeded",
+        f"{DOC} ('.AnySucceeded' for a withItems task): one item succeeding is enough; the loop itself failed",
+        dag("""
+            - name: A
+              template: exit-with
+              arguments: {parameters: [{name: code, value: "{{item}}"}]}
+              withItems: [0, 1]
+            - {name: B, depends: A.AnySucceeded, template: pass}
+        """),
+        "Succeeded",
+        {"A": "Failed", "A(0:0)": "Succeeded", "A(1:1)": "Failed", "B": "Succeeded"},
     ),
-    disagreement(
-        Case(
-            "depends-all-failed",
-            f"{DOC} ('.AllFailed' for a withItems task): every item failed, the handler runs",
-            dag("""
-                - name: A
-                  template: exit-with
-                  arguments: {parameters: [{name: code, value: "{{item}}"}]}
-                  withItems: [1, 2]
-                - {name: B, depends: A.AllFailed, template: pass}
-            """),
-            "Succeeded",
-            {"A": "Failed", "A(0:1)": "Failed", "A(1:2)": "Failed", "B": "Succeeded"},
-        ),
-        FAIL_FAST,
+    Case(
+        "depends-all-failed",
+        f"{DOC} ('.AllFailed' for a withItems task): every item failed, the handler runs",
+        dag("""
+            - name: A
+              template: exit-with
+              arguments: {parameters: [{name: code, value: "{{item}}"}]}
+              withItems: [1, 2]
+            - {name: B, depends: A.AllFailed, template: pass}
+        """),
+        "Succeeded",
+        {"A": "Failed", "A(0:1)": "Failed", "A(1:2)": "Failed", "B": "Succeeded"},
     ),
     Case(
         "depends-all-failed-not-met",

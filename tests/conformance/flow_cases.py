@@ -10,9 +10,8 @@ workflow). The tasks are argosay containers (snippets.py).
 from __future__ import annotations
 
 from tests.conformance.case import Case
-from tests.conformance.snippets import dag, disagreement
+from tests.conformance.snippets import dag
 
-FAIL_FAST = "the executor stops starting tasks once a failure is not handled by a dependant's .Failed or continueOn (workflows/local/dag.py ready: fail_fast and unhandled_failure) and records the rest Omitted; Argo's dag.go executeDAG runs executeDAGTask (creating every task whose dependencies are fulfilled) before assessDAGPhase, and executeDAGTask has no failFast check"
 SLEEP = """
 - name: nap
   container: {image: "argoproj/argosay:v2", args: [sleep, 500ms]}
@@ -88,36 +87,33 @@ CASES = [
         "Succeeded",
         {"A": "Succeeded", "B": "Succeeded", "C": "Failed", "D": "Succeeded"},
     ),
-    disagreement(
-        Case(
-            "dag-continue-on-fail-example",
-            "examples/dag-continue-on-fail.yaml (labelled no-test-expected-failure): D runs on 'B.Failed && C', "
-            "G's 'E && F' omits it and the DAG fails; executeDAG creates D before assessing, so D runs though "
-            "G's branch failed; adapted: C naps 0.5 s, so E's failure comes before C ends",
-            dag(
-                """
-                - {name: A, template: pass}
-                - {name: B, depends: A, template: fail}
-                - {name: C, depends: A, template: nap}
-                - {name: D, depends: B.Failed && C, template: pass}
-                - {name: E, depends: A, template: fail}
-                - {name: F, depends: A, template: pass}
-                - {name: G, depends: E && F, template: pass}
-                """,
-                templates=SLEEP,
-            ),
-            "Failed",
-            {
-                "A": "Succeeded",
-                "B": "Failed",
-                "C": "Succeeded",
-                "D": "Succeeded",
-                "E": "Failed",
-                "F": "Succeeded",
-                "G": "Omitted",
-            },
+    Case(
+        "dag-continue-on-fail-example",
+        "examples/dag-continue-on-fail.yaml (labelled no-test-expected-failure): D runs on 'B.Failed && C', "
+        "G's 'E && F' omits it and the DAG fails; executeDAG creates D before assessing, so D runs though "
+        "G's branch failed; adapted: C naps 0.5 s, so E's failure comes before C ends",
+        dag(
+            """
+            - {name: A, template: pass}
+            - {name: B, depends: A, template: fail}
+            - {name: C, depends: A, template: nap}
+            - {name: D, depends: B.Failed && C, template: pass}
+            - {name: E, depends: A, template: fail}
+            - {name: F, depends: A, template: pass}
+            - {name: G, depends: E && F, template: pass}
+            """,
+            templates=SLEEP,
         ),
-        FAIL_FAST,
+        "Failed",
+        {
+            "A": "Succeeded",
+            "B": "Failed",
+            "C": "Succeeded",
+            "D": "Succeeded",
+            "E": "Failed",
+            "F": "Succeeded",
+            "G": "Omitted",
+        },
     ),
     Case(
         "fail-fast-lets-running-siblings-finish",
@@ -133,26 +129,21 @@ CASES = [
         "Failed",
         {"A": "Failed", "B": "Succeeded"},
     ),
-    disagreement(
-        Case(
-            "fail-fast-still-creates-ready-tasks",
-            "dag.go executeDAG: every target's executeDAGTask (which creates each task whose dependencies "
-            "are fulfilled) runs before assessDAGPhase, and executeDAGTask has no failFast check; so when "
-            "B finishes after A failed, C is created and runs, and then the DAG fails",
-            dag(
-                """
-                - {name: A, template: fail}
-                - {name: B, template: nap}
-                - {name: C, depends: B, template: pass}
-                """,
-                templates=SLEEP,
-            ),
-            "Failed",
-            {"A": "Failed", "B": "Succeeded", "C": "Succeeded"},
+    Case(
+        "fail-fast-still-creates-ready-tasks",
+        "dag.go executeDAG: every target's executeDAGTask (which creates each task whose dependencies "
+        "are fulfilled) runs before assessDAGPhase, and executeDAGTask has no failFast check; so when "
+        "B finishes after A failed, C is created and runs, and then the DAG fails",
+        dag(
+            """
+            - {name: A, template: fail}
+            - {name: B, template: nap}
+            - {name: C, depends: B, template: pass}
+            """,
+            templates=SLEEP,
         ),
-        "the executor stops starting tasks once a failure is unhandled (workflows/local/dag.py ready: "
-        "fail_fast and unhandled_failure) and records C Omitted; Argo's dag.go executeDAG creates ready "
-        "tasks before assessDAGPhase decides the failFast failure",
+        "Failed",
+        {"A": "Failed", "B": "Succeeded", "C": "Succeeded"},
     ),
     Case(
         "fail-fast-false-runs-everything",
@@ -286,17 +277,12 @@ CASES = [
         "Error",
         {"A": "Error"},
     ),
-    disagreement(
-        Case(
-            "exit-handler-error-errors-workflow",
-            "operator.go (main workflow succeeded, the exit node unsuccessful: a non-Failed exit node phase "
-            "marks the workflow Error); the handler is snippets.py's erroring template",
-            dag("- {name: A, template: pass}", spec="onExit: error"),
-            "Error",
-            {"A": "Succeeded"},
-        ),
-        "the executor marks a succeeded workflow Failed whatever its exit handler's failed phase "
-        "(workflows/local/executor.py run_exit_handler); Argo's operator.go marks it Failed for a Failed exit "
-        "node and Error otherwise",
+    Case(
+        "exit-handler-error-errors-workflow",
+        "operator.go (main workflow succeeded, the exit node unsuccessful: a non-Failed exit node phase "
+        "marks the workflow Error); the handler is snippets.py's erroring template",
+        dag("- {name: A, template: pass}", spec="onExit: error"),
+        "Error",
+        {"A": "Succeeded"},
     ),
 ]

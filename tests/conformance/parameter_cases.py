@@ -9,7 +9,7 @@ workflow.parameters). The tasks are argosay containers (snippets.py); ``args`` s
 from __future__ import annotations
 
 from tests.conformance.case import Case
-from tests.conformance.snippets import dag, disagreement
+from tests.conformance.snippets import dag
 
 PARAMS = "docs/walk-through/parameters.md"
 OUTPUT = """
@@ -130,20 +130,17 @@ CASES = [
         {"A": "Succeeded"},
         args={"A": ["echo", "fixed"]},
     ),
-    disagreement(
-        Case(
-            "workflow-parameter-enum",
-            "docs/walk-through/parameters.md with docs/fields.md Parameter.enum (the allowed values; -p picks one of them)",
-            dag(
-                say("A", "{{workflow.parameters.env}}"),
-                spec="arguments: {parameters: [{name: env, value: dev, enum: [dev, staging, prod]}]}",
-            ),
-            "Succeeded",
-            {"A": "Succeeded"},
-            args={"A": ["echo", "prod"]},
-            parameters={"env": "prod"},
+    Case(
+        "workflow-parameter-enum",
+        "docs/walk-through/parameters.md with docs/fields.md Parameter.enum (the allowed values; -p picks one of them)",
+        dag(
+            say("A", "{{workflow.parameters.env}}"),
+            spec="arguments: {parameters: [{name: env, value: dev, enum: [dev, staging, prod]}]}",
         ),
-        "the executor refuses spec.arguments.parameters[].enum before running (workflows/local/preflight.py: 'does not support workflow argument field enum'); Argo accepts it and runs with a value from the enum",
+        "Succeeded",
+        {"A": "Succeeded"},
+        args={"A": ["echo", "prod"]},
+        parameters={"env": "prod"},
     ),
     Case(
         "output-parameter-passing",

@@ -10,7 +10,7 @@ unsaved output parameter of snippets.py's ``error`` template. Attempts count the
 from __future__ import annotations
 
 from tests.conformance.case import Case
-from tests.conformance.snippets import dag, disagreement
+from tests.conformance.snippets import dag
 
 DOC = "docs/retries.md"
 
@@ -92,19 +92,14 @@ CASES = [
         {"flaky": "Failed"},
         attempts={"flaky": 1},
     ),
-    disagreement(
-        Case(
-            "retry-on-transient-error-skips-other-errors",
-            f"{DOC} with operator.go processNodeRetries: OnTransientError retries a Failed or Error node only "
-            "when errorsutil.IsTransientErr(its message); a missing output file is not transient",
-            retried("{limit: 2, retryPolicy: OnTransientError}", ERROR),
-            "Error",
-            {"flaky": "Error"},
-            attempts={"flaky": 1},
-        ),
-        "the executor retries every Error under OnTransientError (workflows/local/retry.py should_retry); "
-        "Argo's operator.go processNodeRetries retries only errors whose message errorsutil.IsTransientErr "
-        "recognizes",
+    Case(
+        "retry-on-transient-error-skips-other-errors",
+        f"{DOC} with operator.go processNodeRetries: OnTransientError retries a Failed or Error node only "
+        "when errorsutil.IsTransientErr(its message); a missing output file is not transient",
+        retried("{limit: 2, retryPolicy: OnTransientError}", ERROR),
+        "Error",
+        {"flaky": "Error"},
+        attempts={"flaky": 1},
     ),
     Case(
         "retry-succeeds-on-third-attempt",
@@ -164,16 +159,13 @@ CASES = [
         {"flaky": "Failed"},
         attempts={"flaky": 1},
     ),
-    disagreement(
-        Case(
-            "retry-expression-status-error",
-            f"{DOC} (Conditional retries: lastRetry.status): an Error attempt matches and is retried",
-            retried("{limit: 2, retryPolicy: Always, expression: \"lastRetry.status == 'Error'\"}", ERROR),
-            "Error",
-            {"flaky": "Error"},
-            attempts={"flaky": 3},
-        ),
-        "the executor hands the expression lastRetry.status as its Phase enum (workflows/local/retry.py should_retry), which workflows/argo/expressions.py finds unequal to the string 'Error', so nothing is retried; Argo's operator.go processNodeRetries gives lastRetry.status as the phase string",
+    Case(
+        "retry-expression-status-error",
+        f"{DOC} (Conditional retries: lastRetry.status): an Error attempt matches and is retried",
+        retried("{limit: 2, retryPolicy: Always, expression: \"lastRetry.status == 'Error'\"}", ERROR),
+        "Error",
+        {"flaky": "Error"},
+        attempts={"flaky": 3},
     ),
     Case(
         "retry-expression-duration",
@@ -217,17 +209,13 @@ CASES = [
         {"flaky": "Succeeded", "after": "Succeeded", "on-fail": "Omitted"},
         attempts={"flaky": 3},
     ),
-    disagreement(
-        Case(
-            "retry-backoff-in-milliseconds",
-            "docs/retries.md with wfv1.ParseStringToDuration (a number of seconds, or Go's time.ParseDuration: "
-            "'100ms' is valid): a 100 ms backoff, then the second attempt",
-            retried('{limit: 1, backoff: {duration: "100ms"}}', FAIL),
-            "Failed",
-            {"flaky": "Failed"},
-            attempts={"flaky": 2},
-        ),
-        "the executor's parse_duration (workflows/local/substitution.py) accepts only s, m and h, so '100ms' "
-        "errors the node; Argo parses durations with Go's time.ParseDuration (ms, us, ns too)",
+    Case(
+        "retry-backoff-in-milliseconds",
+        "docs/retries.md with wfv1.ParseStringToDuration (a number of seconds, or Go's time.ParseDuration: "
+        "'100ms' is valid): a 100 ms backoff, then the second attempt",
+        retried('{limit: 1, backoff: {duration: "100ms"}}', FAIL),
+        "Failed",
+        {"flaky": "Failed"},
+        attempts={"flaky": 2},
     ),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 
 from tests.conformance.case import Case
-from tests.conformance.snippets import dag, disagreement
+from tests.conformance.snippets import dag
 
 COND = "docs/walk-through/conditionals.md"
 ECHO_RESULT = """
@@ -218,37 +218,31 @@ CASES = [
         "Succeeded",
         {"known": "Succeeded", "unknown": "Skipped"},
     ),
-    disagreement(
-        Case(
-            "when-expression-tag-sprig",
-            "docs/variables.md (Expression: 'sprig.trim(inputs.parameters[...])', Sprig functions under sprig.) "
-            "in a when tag: sprig.upper",
-            dag(
-                """
-                - {name: shout, template: pass, when: "{{=sprig.upper(workflow.parameters.word) == 'HELLO'}}"}
-                """,
-                spec="arguments: {parameters: [{name: word, value: hello}]}",
-            ),
-            "Succeeded",
-            {"shout": "Succeeded"},
+    Case(
+        "when-expression-tag-sprig",
+        "docs/variables.md (Expression: 'sprig.trim(inputs.parameters[...])', Sprig functions under sprig.) "
+        "in a when tag: sprig.upper",
+        dag(
+            """
+            - {name: shout, template: pass, when: "{{=sprig.upper(workflow.parameters.word) == 'HELLO'}}"}
+            """,
+            spec="arguments: {parameters: [{name: word, value: hello}]}",
         ),
-        "the executor's expressions (workflows/argo/expressions.py) have no sprig functions, so the tag is an error and the task Error; Argo's expression tags (util/template/expression_template.go) expose Sprig as sprig.*",
+        "Succeeded",
+        {"shout": "Succeeded"},
     ),
-    disagreement(
-        Case(
-            "when-regex",
-            "examples/conditionals-complex.yaml ('{{steps.flip-again.outputs.result}} =~ hea', govaluate's regex "
-            "operator); adapted: a DAG over a parameter",
-            dag(
-                """
-                - {name: heads-regex, template: pass, when: "{{workflow.parameters.coin}} =~ hea"}
-                - {name: tails-regex, template: pass, when: "{{workflow.parameters.coin}} =~ tai"}
-                """,
-                spec="arguments: {parameters: [{name: coin, value: heads}]}",
-            ),
-            "Succeeded",
-            {"heads-regex": "Succeeded", "tails-regex": "Skipped"},
+    Case(
+        "when-regex",
+        "examples/conditionals-complex.yaml ('{{steps.flip-again.outputs.result}} =~ hea', govaluate's regex "
+        "operator); adapted: a DAG over a parameter",
+        dag(
+            """
+            - {name: heads-regex, template: pass, when: "{{workflow.parameters.coin}} =~ hea"}
+            - {name: tails-regex, template: pass, when: "{{workflow.parameters.coin}} =~ tai"}
+            """,
+            spec="arguments: {parameters: [{name: coin, value: heads}]}",
         ),
-        "the executor's when evaluator (workflows/argo/expressions.py) has no =~ operator, so the when is an error and the task Error; Argo evaluates when with govaluate, whose =~ is a regex match (examples/conditionals-complex.yaml)",
+        "Succeeded",
+        {"heads-regex": "Succeeded", "tails-regex": "Skipped"},
     ),
 ]

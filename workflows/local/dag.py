@@ -32,8 +32,14 @@ def continues_on(task: dict[str, Any], phase: str) -> bool:
 
 
 def ready(run: Any, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> list[str]:
-    """Pending tasks whose dependencies are done; decides Omitted and Skipped on the way."""
-    if run.stopping.is_set() or (fail_fast and unhandled_failure(run, tasks)):
+    """Pending tasks whose dependencies are done; decides Omitted and Skipped on the way.
+
+    ``fail_fast`` does not stop them: in Argo's dag.go, executeDAG runs executeDAGTask for every target (creating
+    each task whose dependencies are fulfilled) before assessDAGPhase, and only assessDAGPhase reads
+    ``DAG.FailFast``; a maintainer on argoproj/argo-workflows#5227 (fix for #5223, closed unmerged): "as long
+    as a node is running new nodes will be able to be created". The DAG still fails once all is done (assess)."""
+    del fail_fast  # kept for the callers; Argo reads failFast only when assessing the DAG's phase
+    if run.stopping.is_set():
         return []
     startable = []
     for name, task in tasks.items():
@@ -95,22 +101,6 @@ def depends_met(run: Any, task: dict, tasks: dict) -> bool:
         return phase in RESULTS[result]
 
     return bool(evaluate(expression, resolve))
-
-
-def unhandled_failure(run: Any, tasks: dict) -> bool:
-    """A failed task that neither continueOn nor a dependent's depends on its failure covers."""
-    for name, node in run.record.nodes.items():
-        if node.phase not in FAILED or name not in tasks:  # a loop's item fails its task group
-            continue
-        if continues_on(tasks[name], node.phase):
-            continue
-        if any(
-            re.search(rf"\b{re.escape(name)}\.(Failed|Errored|Completed)\b", t.get("depends") or "")
-            for t in tasks.values()
-        ):
-            continue
-        return True
-    return False
 
 
 def assess(run: Any, tasks: dict, graph: dict[str, set[str]]) -> str:

@@ -56,7 +56,7 @@ from workflows.local.dag import (
     task_scope,
 )
 from workflows.local.locks import FileLocks
-from workflows.local.preflight import Unsupported, check_supported
+from workflows.local.preflight import Unsupported, check_enums, check_supported
 from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, failures, now_iso
 from workflows.local.retry import should_retry
 from workflows.local.substitution import parse_duration, substitute
@@ -115,6 +115,7 @@ class LocalRun:
             missing = [name for name, value in values.items() if value is None]
             if missing:
                 raise BadInput(f"parameter {missing[0]!r}: required, pass -p {missing[0]}=VALUE")
+            check_enums(self.spec, values)
             name = f"{base}-{secrets.token_hex(3)[:5]}"
             self.record = RunRecord(
                 name=name,
@@ -373,11 +374,12 @@ class LocalRun:
         )
         self.save()
         self.execute({"name": "onExit", "template": handler}, node_name="onExit", scope=scope)
-        if self.record.exit_handler.phase in FAILED and self.record.phase == Phase.Succeeded:
-            self.record.phase, self.record.message = (
-                Phase.Failed,
-                f"exit handler {handler} {self.record.exit_handler.phase.lower()}",
-            )
+        exit_node = self.record.exit_handler
+        if exit_node.phase in FAILED and self.record.phase == Phase.Succeeded:
+            # operator.go: a succeeded workflow takes its exit node's phase (Failed, else Error) and message
+            failed = exit_node.phase == Phase.Failed
+            self.record.phase = Phase.Failed if failed else Phase.Error
+            self.record.message = exit_node.message or f"exit handler {handler} {exit_node.phase.lower()}"
 
     def save(self) -> None:
         """Write run.json atomically, then tell the progress view."""

@@ -41,7 +41,7 @@ SUPPORTED = {
     "output parameter": {"name", "valueFrom", "~description"},
     "valueFrom": {"path", "default", "jsonPath", "parameter"},
     "argument": {"name", "value"},
-    "workflow argument": {"name", "value", "default", "~description"},
+    "workflow argument": {"name", "value", "default", "enum", "~description"},
     "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
     "synchronization": {"mutexes"},
     "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
@@ -255,3 +255,14 @@ def condition_holds(condition: str, phase: str) -> bool:
     operator, values = CONDITION.match(condition).groups()
     listed = {value.strip() for value in values.split(",")}
     return phase in listed if operator in ("==", "=", "in") else phase not in listed
+
+
+def check_enums(spec: dict[str, Any], values: dict[str, Any]) -> None:
+    """validate.go: a workflow argument with an ``enum`` takes one of its values (-p included)."""
+    for parameter in (spec.get("arguments") or {}).get("parameters") or []:
+        allowed = [str(v) for v in parameter.get("enum") or []]
+        value = values.get(parameter["name"])
+        if allowed and value is not None and str(value) not in allowed:
+            raise BadInput(
+                f"parameter {parameter['name']!r}: {value!r} is not one of its enum values ({', '.join(allowed)})"
+            )

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from workflows.argo.expressions import ExpressionError, evaluate
 from workflows.local.record import Attempt, Phase
 from workflows.local.substitution import go_text
@@ -14,14 +17,19 @@ def should_retry(strategy: dict, attempt: Attempt) -> bool:
     policy = strategy.get("retryPolicy") or ("Always" if strategy.get("expression") else "OnFailure")
     if policy == "OnFailure" and attempt.phase != Phase.Failed:
         return False
-    if policy in ("OnError", "OnTransientError") and attempt.phase != Phase.Error:
+    if policy == "OnError" and attempt.phase != Phase.Error:
+        return False
+    # processNodeRetries: a Failed or Error node whose message util/errors.IsTransientErr calls transient
+    if policy == "OnTransientError" and not (
+        attempt.phase in (Phase.Failed, Phase.Error) and is_transient(attempt.message)
+    ):
         return False
     expression = strategy.get("expression")
     if not expression:
         return True
     last = {
         "lastRetry.exitCode": str(attempt.exit_code if attempt.exit_code is not None else -1),
-        "lastRetry.status": attempt.phase,
+        "lastRetry.status": str(attempt.phase),  # a string in Argo's expression env, not an enum
         "lastRetry.duration": str(int(attempt.duration_seconds)),
         "lastRetry.message": attempt.message,
     }
@@ -29,3 +37,32 @@ def should_retry(strategy: dict, attempt: Attempt) -> bool:
     if not isinstance(result, bool):  # argoexpr.EvalBool refuses anything but a bool
         raise ExpressionError(f"unable to cast expression result '{go_text(result)}' to bool")
     return result
+
+
+# util/errors/errors.go isTransientErr: the cases a node's message can show (quota, etcd, network, sqb).
+TRANSIENT_MARKERS = (
+    "exceeded quota",
+    "Operation cannot be fulfilled on resourcequota",
+    "resource quota evaluation timed out",
+    "etcdserver: leader changed",
+    "etcdserver: request timed out",
+    "etcdserver: too many requests",
+    "Connection closed by foreign host",
+    "net/http: TLS handshake timeout",
+    "i/o timeout",
+    "connection timed out",
+    "connection reset by peer",
+    "http2: client connection lost",
+    "http2: server sent GOAWAY and closed the connection",
+    "connect: connection refused",
+    "invalid connection",
+    "upper: no more rows in",
+)
+
+
+def is_transient(message: str) -> bool:
+    """Argo's IsTransientErr on a node's message, TRANSIENT_ERROR_PATTERN (a regex, searched) included."""
+    pattern = os.environ.get("TRANSIENT_ERROR_PATTERN", "")
+    return any(marker in message for marker in TRANSIENT_MARKERS) or bool(
+        pattern and re.search(pattern, message)
+    )

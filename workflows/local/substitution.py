@@ -41,13 +41,20 @@ def unreadable(reason: str) -> Unreadable:
     return value
 
 
+GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
 def parse_duration(value: Any) -> float:
-    """Argo durations: seconds as a number, or '15s', '2m', '1h'."""
+    """Argo durations: seconds as a number, or Go's time.ParseDuration text ('100ms', '15s', '1m30s', '2h')."""
     text = str(value).strip()
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", text)
-    if not match:
-        raise Unsupported(f"duration {text!r}: use seconds or a number with s, m or h")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise Unsupported(
+            f"duration {text!r}: use seconds or Go's duration text such as 500ms, 15s, 1m30s, 2h"
+        )
+    return sum(float(number) * GO_UNITS[unit] for number, unit in parts)
 
 
 def go_text(value: Any) -> str:
