@@ -100,3 +100,18 @@ def test_retry(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert (run["phase"], phases(run)) == ("Succeeded", {"flaky": "Succeeded", "after": "Succeeded"})
     assert [a["phase"] for a in run["nodes"]["flaky"]["attempts"]] == ["Failed", "Failed", "Succeeded"]
+
+
+@pytest.mark.e2e
+def test_steps_parallel(tmp_path):
+    """Groups in order, the second group's steps in parallel, each step its own node as Argo names it."""
+    done, run = run_example(tmp_path, "steps_parallel")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run["phase"] == "Succeeded"
+    assert phases(run) == dict.fromkeys(
+        ["[0]", "[0].hello1", "[1]", "[1].hello2a", "[1].hello2b"], "Succeeded"
+    )
+    assert (
+        min(run["nodes"][n]["started_at"] for n in ("[1].hello2a", "[1].hello2b"))
+        >= run["nodes"]["[0].hello1"]["finished_at"]
+    )
