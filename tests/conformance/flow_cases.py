@@ -183,12 +183,13 @@ CASES = [
     ),
     Case(
         "template-deadline-not-reached",
-        "docs/fields.md (activeDeadlineSeconds): a task that ends within its deadline succeeds",
+        "docs/fields.md (activeDeadlineSeconds): a task that ends within its deadline succeeds (60 s: never reached, "
+        "however loaded the machine)",
         dag(
             "- {name: A, template: quick}",
             templates="""
             - name: quick
-              activeDeadlineSeconds: 2
+              activeDeadlineSeconds: 60
               container: {image: "argoproj/argosay:v2", args: [sleep, 100ms]}
             """,
         ),
