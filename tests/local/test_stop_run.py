@@ -34,13 +34,13 @@ import os, pathlib, signal, subprocess, sys
 state, mode = pathlib.Path(sys.argv[1]), sys.argv[2]
 if (state / "let-it-pass").exists():
     sys.exit(0)
-child = subprocess.Popen(["sleep", "600"])
-(state / "child.pid").write_text(str(child.pid))
 def on_term(*_):
     (state / "got-sigterm").write_text("yes")
     if mode == "term":
         os._exit(75)
-signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGTERM, on_term)  # before child.pid: the tests stop the step once that file exists
+child = subprocess.Popen(["sleep", "600"])
+(state / "child.pid").write_text(str(child.pid))
 print("ready", flush=True)
 while True:
     signal.pause()
