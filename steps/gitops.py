@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from steps.contract import log
-from steps.errors import PermissionDenied, StepError, Transient
+from steps.errors import BadSetting, PermissionDenied, StepError, Transient
 
 AUTHOR = {"GIT_AUTHOR_NAME": "argo-mlops", "GIT_AUTHOR_EMAIL": "argo-mlops@localhost"}
 PUSH_ATTEMPTS = 4
@@ -30,6 +30,11 @@ _UNREACHABLE = (
     "Connection reset",
     "unable to access",
 )
+# A URL or branch that names nothing: a setting to correct, not a failure a retry fixes.
+_NO_REPOSITORY = re.compile(
+    r"repository '[^']*' (not found|does not exist)|does not appear to be a git repository|Repository not found"
+)
+_NO_BRANCH = re.compile(r"Remote branch (\S+) not found")
 
 
 class GitError(StepError):
@@ -104,6 +109,17 @@ class Repo:
             return PermissionDenied(f"git {command} to the manifests repository {where} was refused: {first}")
         if any(marker in stderr for marker in _UNREACHABLE):
             return Transient(f"git {command}: the manifests repository is unreachable: {first}")
+        if _NO_REPOSITORY.search(stderr):
+            return BadSetting(
+                f"git {command}: there is no manifests repository at {where} (or the token may not see it):"
+                " set MLOPS_GITOPS_REPO_URL to the repository ArgoCD syncs"
+            )
+        missing = _NO_BRANCH.search(stderr)
+        if missing:
+            return BadSetting(
+                f"git {command}: the manifests repository {where} has no branch {missing.group(1)!r}:"
+                " set MLOPS_GITOPS_BRANCH to the branch ArgoCD syncs"
+            )
         return GitError(f"git {command} failed: {first}")
 
     def clone(self) -> Repo:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from steps.errors import EXIT_PERMISSION, PermissionDenied, Transient
+from steps.errors import EXIT_BAD_SETTING, EXIT_PERMISSION, BadSetting, PermissionDenied, Transient
 from steps.gitops import Repo
 from tests.conftest import run_step
 from tests.support.git_http import GitHost, git_host
@@ -170,6 +170,30 @@ def test_a_host_that_is_down_is_transient_whatever_digits_its_port_has(tmp_path)
     with pytest.raises(Transient) as unreachable:
         Repo(f"http://127.0.0.1:{port}/{REPO}", "main", tmp_path / "clone", TOKEN).clone()
     assert "unreachable" in str(unreachable.value) and str(port) in str(unreachable.value)
+
+
+@pytest.mark.parametrize(
+    ("repository", "branch", "setting", "says"),
+    [
+        ("no-such.git", "main", "MLOPS_GITOPS_REPO_URL", "there is no manifests repository at"),
+        (REPO, "release", "MLOPS_GITOPS_BRANCH", "has no branch 'release'"),
+    ],
+)
+def test_a_url_or_branch_that_names_nothing_is_a_bad_setting_in_one_line(
+    host, tmp_path, repository, branch, setting, says
+):
+    with pytest.raises(BadSetting) as wrong:
+        Repo(host.url(repository), branch, tmp_path / "work" / "clone", TOKEN).clone()
+    message = str(wrong.value)
+    assert wrong.value.exit_code == EXIT_BAD_SETTING == 78
+    assert says in message and setting in message and "\n" not in message, message
+    assert leaks(TOKEN, {"message": message.encode()}) == []
+
+
+def test_a_local_path_that_is_no_repository_is_a_bad_setting(tmp_path):
+    with pytest.raises(BadSetting) as wrong:
+        Repo(str(tmp_path / "nowhere.git"), "main", tmp_path / "clone").clone()
+    assert "MLOPS_GITOPS_REPO_URL" in str(wrong.value) and str(tmp_path / "nowhere.git") in str(wrong.value)
 
 
 def test_the_token_keeps_the_git_config_the_environment_already_sets(host, tmp_path, monkeypatch):
