@@ -32,6 +32,7 @@ class Case:
     args: dict[str, list[str]] = field(default_factory=dict)  # how a task's command line ends, substituted
     scope: dict[str, str] = field(default_factory=dict)  # what later tasks read, e.g. outputs.exitCode
     parameters: dict[str, str] = field(default_factory=dict)  # as -p gives them
+    hooks: dict[str, str] = field(default_factory=dict)  # hook node -> phase ("onExit": the exit handler)
 
 
 def local_manifest(text: str) -> dict[str, Any]:
@@ -81,7 +82,16 @@ def observed(local: LocalRun, case: Case) -> dict[str, Any]:
             for name, tail in case.args.items()
         },
         "scope": {key: scope.get(key) for key in case.scope},
+        "hooks": hook_phases(local, case),
     }
+
+
+def hook_phases(local: LocalRun, case: Case) -> dict[str, str]:
+    """Every hook node's phase; the workflow's exit handler's as ``onExit`` when the case names it."""
+    phases = {name: node.phase for name, node in local.record.hooks.items()}
+    if "onExit" in case.hooks:
+        phases["onExit"] = local.record.exit_handler.phase if local.record.exit_handler else None
+    return phases
 
 
 def expected(case: Case) -> dict[str, Any]:
@@ -92,4 +102,5 @@ def expected(case: Case) -> dict[str, Any]:
         "attempts": case.attempts,
         "args": case.args,
         "scope": case.scope,
+        "hooks": case.hooks,
     }

@@ -11,7 +11,9 @@ import pytest
 from tests.conformance import (
     dag_cases,
     depends_cases,
+    entry_cases,
     flow_cases,
+    hook_cases,
     loop_cases,
     output_cases,
     parameter_cases,
@@ -24,6 +26,7 @@ from tests.conformance.case import Case, expected, observed, run_case
 
 CASES = [*dag_cases.CASES, *output_cases.CASES, *loop_cases.CASES, *script_cases.CASES]
 CASES += steps_cases.CASES  # steps templates and nested templates
+CASES += entry_cases.CASES  # entrypoint kinds, spec.retryStrategy, globalName, suspend
 CASES += [
     *depends_cases.CASES,
     *when_cases.CASES,
@@ -31,6 +34,7 @@ CASES += [
     *flow_cases.CASES,
     *parameter_cases.CASES,
 ]
+CASES += hook_cases.CASES  # lifecycle hooks
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -12,7 +12,15 @@ from workflows.local.executor import LocalRun
 INNER_DAG = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok"}]}}
 INNER_LOOP = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok", "withItems": [1, 2]}]}}
 INNER_STEPS = {"name": "isteps", "steps": [[{"name": "x", "template": "ok"}]]}
-STEP_HOOKS = {"name": "isteps", "steps": [[{"name": "x", "template": "ok", "hooks": {}}]]}
+STEP_HOOKS = {
+    "name": "isteps",
+    "steps": [[{"name": "x", "template": "ok", "hooks": {"exit": {"templateRef": {}}}}]],
+}
+LOOP_HOOKS = {
+    "name": "isteps",
+    "steps": [[{"name": "x", "template": "ok", "withItems": [1], "onExit": "ok"}]],
+}
+DAG_HOOK = {"name": "a", "template": "ok", "hooks": {"done": {"expression": "true", "template": "inner"}}}
 PATH_ON_DAG = {
     **INNER_DAG,
     "outputs": {"parameters": [{"name": "p", "valueFrom": {"path": "/tmp/p"}}]},
@@ -49,7 +57,21 @@ def with_task_template(template: dict, **spec) -> dict:
         ),
         (
             with_task_template(STEP_HOOKS),
-            "spec.templates[1].steps[0][0].hooks: the local executor does not support",
+            "spec.templates[1].steps[0][0].hooks.exit.templateRef: the local executor does not support hook field",
+        ),
+        (
+            with_task_template(LOOP_HOOKS),
+            "steps[0][0].onExit: hooks on a looped task or step are not implemented locally",
+        ),
+        (
+            workflow([DAG_HOOK], [container("ok", "pass"), INNER_DAG]),
+            "template 'inner': a dag template used as a lifecycle hook is not implemented",
+        ),
+        (
+            workflow(
+                [{"name": "a", "template": "ok"}], [container("ok", "pass")], hooks={"h": {"template": "ok"}}
+            ),
+            "spec.hooks.h.expression: a hook other than 'exit' needs an expression",
         ),
         (
             with_task_template({**INNER_DAG, "retryStrategy": {"limit": 1}}),
@@ -66,8 +88,36 @@ def with_task_template(template: dict, **spec) -> dict:
         (with_task_template(NO_COMMAND), "template 'bare': a container without a command is not implemented"),
         (workflow([{"name": "a", "template": "nope"}], []), "task 'a': template 'nope' does not exist"),
         (
-            {**workflow([], []), "spec": {"entrypoint": "ok", "templates": [container("ok", "pass")]}},
-            "spec.entrypoint: template 'ok': a container template as the entrypoint is not implemented",
+            {**workflow([], []), "spec": {"entrypoint": "bare", "templates": [NO_COMMAND]}},
+            "template 'bare': a container without a command is not implemented",
+        ),
+        (
+            with_task_template(container("ok2", "pass"), retryStrategy={"limit": 2}),
+            "spec.retryStrategy: Argo applies it to the dag template 'main' too (a retry runs the whole template",
+        ),
+        (
+            {
+                **workflow([], []),
+                "spec": {
+                    "entrypoint": "isteps",
+                    "templates": [{**INNER_STEPS, "retryStrategy": {}}, container("ok", "pass")],
+                },
+            },
+            "template 'isteps': retryStrategy on a steps entrypoint (a retry runs the whole steps again)",
+        ),
+        (
+            with_task_template(
+                {"name": "wait", "suspend": {"duration": "10"}, "outputs": {"parameters": []}}
+            ),
+            "spec.templates[1].outputs: outputs on a suspend template is not implemented",
+        ),
+        (
+            with_task_template({"name": "wait", "suspend": {"duration": "ten seconds"}}),
+            "spec.templates[1].suspend.duration: unable to parse ten seconds as a duration",
+        ),
+        (
+            with_task_template({"name": "wait", "suspend": {"duration": "5", "template": "x"}}),
+            "spec.templates[1].suspend.template: the local executor does not support suspend field 'template'",
         ),
         (
             {**workflow([], []), "spec": {"entrypoint": "isteps", "templates": [INNER_STEPS]}},
@@ -77,13 +127,21 @@ def with_task_template(template: dict, **spec) -> dict:
     ids=[
         "loop-in-nested-dag",
         "steps-as-exit-handler",
-        "step-hooks",
+        "hook-template-ref",
+        "hook-on-a-loop",
+        "dag-as-a-hook",
+        "hook-without-expression",
         "retry-of-a-nested-dag",
         "path-output-of-a-dag",
         "dag-as-exit-handler",
         "container-without-command",
         "missing-template",
-        "container-entry",
+        "container-entry-without-command",
+        "workflow-retry-on-the-dag-entrypoint",
+        "retry-on-a-steps-entrypoint",
+        "outputs-of-a-suspend-template",
+        "suspend-duration-unparsable",
+        "suspend-unknown-field",
         "steps-entry-missing-template",
     ],
 )
@@ -112,10 +170,12 @@ def test_artifacts_are_refused_by_name(tmp_path, where):
 def test_unsupported_features_are_refused_before_anything_starts(tmp_path):
     suspend = {"name": "a", "suspend": {}}
     assert refused(tmp_path, with_task_template(suspend)) == (
-        "spec.templates[1].suspend: the local executor does not support template field 'suspend'"
+        "spec.templates[1].suspend: template 'a': a suspend without a duration waits for `argo resume`, which the "
+        "local executor does not implement: give it a duration"
     )
-    hooks = workflow([{"name": "a", "template": "ok", "hooks": {}}], [container("ok", "pass")])
-    assert "task field 'hooks'" in refused(tmp_path, hooks)
+    global_input = container("ok2", "pass", inputs=["x"])
+    global_input["inputs"]["parameters"][0]["globalName"] = "x"
+    assert "input parameter field 'globalName'" in refused(tmp_path, with_task_template(global_input))
     script = {"name": "a", "script": {"image": "python", "source": "print(1)"}}
     assert "a script without a command" in refused(tmp_path, with_task_template(script))
 

@@ -115,3 +115,20 @@ def test_steps_parallel(tmp_path):
         min(run["nodes"][n]["started_at"] for n in ("[1].hello2a", "[1].hello2b"))
         >= run["nodes"]["[0].hello1"]["finished_at"]
     )
+
+
+HOOKS = ("running", "success")
+
+
+@pytest.mark.e2e
+def test_hooks(tmp_path):
+    """Every hook whose expression held ran once, as Argo names hook nodes (<node>.hooks.<name>); the exit hook
+    is the workflow's exit handler (docs/lifecyclehook.md, hooks.go)."""
+    done, run = run_example(tmp_path, "hooks")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run["phase"] == "Succeeded"
+    assert phases(run) == dict.fromkeys(["[0]", "[0].step-1", "[1]", "[1].step2"], "Succeeded")
+    step_hooks = [f"{step}.hooks.{hook}" for step in ("[0].step-1", "[1].step2") for hook in HOOKS]
+    hooks = {name: node["phase"] for name, node in run["hooks"].items()}
+    assert hooks == dict.fromkeys(["hooks.running", *step_hooks], "Succeeded")
+    assert (run["exit_handler"]["template"], run["exit_handler"]["phase"]) == ("http", "Succeeded")

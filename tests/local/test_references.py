@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from workflows.local.preflight import check_supported
+from workflows.local.preflight import Unsupported, check_supported
 from workflows.local.references import UnknownReference, resolve, strategic_merge
 
 
@@ -180,7 +180,9 @@ def test_template_defaults_fill_in_and_the_template_wins():
     assert b["container"]["env"] == [{"name": "X", "value": "mine"}, {"name": "Y", "value": "y"}]
     assert b["container"]["image"] == "busybox"
     assert "container" not in main and main["retryStrategy"] == {"limit": 2, "retryPolicy": "Always"}
-    check_supported(resolve(given, []))
+    # The DAG entrypoint took the default retryStrategy too, and Argo would retry the whole DAG: refused by name.
+    with pytest.raises(Unsupported, match="retryStrategy on a dag entrypoint"):
+        check_supported(resolve(given, []))
 
 
 def test_template_defaults_reach_templates_brought_by_reference():

@@ -75,6 +75,7 @@ def run_container(
             container = substitute(template["container"], scope)
         if "podSpecPatch" in template:
             attempt.pod_spec_patch = substitute(template["podSpecPatch"], scope)
+        deadline = deadline_of(template, scope)
     except ExpressionError as exc:
         return ended(attempt, Phase.Error, None, str(exc))
     declared = (template.get("outputs") or {}).get("parameters") or []
@@ -90,7 +91,6 @@ def run_container(
     if command and command[0] in ("python", "python3"):
         command[0] = sys.executable  # this project's interpreter and virtual environment
     attempt.command = command
-    deadline = template.get("activeDeadlineSeconds")
     started = time.monotonic()
     capture = task_of(name) in run.capture_results  # an item's result too, for the fan-in
     with log_path.open("wb") as log:
@@ -110,7 +110,7 @@ def run_container(
                 if run.stopping.is_set():
                     local_stop.started_while_stopping(run, process)
         try:
-            code = process.wait(timeout=float(substitute(str(deadline), scope)) if deadline else None)
+            code = process.wait(timeout=deadline)
             message = ""
         except subprocess.TimeoutExpired:
             run.kill(process)
@@ -142,6 +142,19 @@ def run_container(
     if missing is not None:
         return ended(attempt, Phase.Error, 0, f"output parameter '{missing}' was not produced")
     return ended(attempt, Phase.Succeeded, 0, "", outputs)
+
+
+def deadline_of(template: dict, scope: dict[str, str]) -> int | None:
+    """The template's ``activeDeadlineSeconds``, substituted. As workflowpod.go's ``intstr.Int64`` reads it,
+    one that is no integer is an error before any pod starts ("value '...' cannot be resolved to an int")."""
+    raw = template.get("activeDeadlineSeconds")
+    if not raw:
+        return None
+    text = str(substitute(str(raw), scope))
+    try:
+        return int(text) or None
+    except ValueError:
+        raise ExpressionError(f"value '{text}' cannot be resolved to an int") from None
 
 
 def launch(

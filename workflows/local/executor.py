@@ -43,7 +43,7 @@ from steps.errors import NOT_RETRIED, BadInput
 from workflows.argo import yaml_io
 from workflows.argo.expressions import ExpressionError
 from workflows.argo.lint import task_dependencies
-from workflows.local import loops, nested, steps_template
+from workflows.local import entry_pod, global_outputs, hooks, loops, nested, steps_template, suspend
 from workflows.local import stop as local_stop
 from workflows.local.attempt import WORKFLOW_DEADLINE_MESSAGE, run_attempt
 from workflows.local.dag import (
@@ -58,7 +58,7 @@ from workflows.local.dag import (
 from workflows.local.locks import FileLocks
 from workflows.local.preflight import Unsupported, check_enums, check_supported
 from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, failures, now_iso
-from workflows.local.retry import should_retry
+from workflows.local.retry import retry_limit, should_retry
 from workflows.local.substitution import parse_duration, substitute
 from workflows.local.warm_start import WarmStarter
 
@@ -133,6 +133,7 @@ class LocalRun:
             "workflow.creationTimestamp": self.record.creation_timestamp,
             "workflow.serviceAccountName": self.spec.get("serviceAccountName", "default"),
             **{f"workflow.parameters.{k}": v for k, v in self.record.parameters.items()},
+            **global_outputs.scope_of(self.record),
         }
         self.entry_inputs = entry_inputs(self)
         self.capture_results = result_readers(self)
@@ -151,6 +152,8 @@ class LocalRun:
         entry = self.templates.get(self.spec.get("entrypoint")) or {}
         if "steps" in entry:  # a steps entrypoint (workflows.local.steps_template)
             body: Callable[[], str] = lambda: steps_template.run_entry(self, entry)  # noqa: E731
+        elif "dag" not in entry:  # a container, script, resource or suspend entrypoint (entry_pod)
+            body = lambda: entry_pod.run_entry(self, entry)  # noqa: E731
         else:
             tasks = {t["name"]: t for t in self.dag().get("tasks") or []}
             graph = {name: task_dependencies(task) for name, task in tasks.items()}
@@ -190,7 +193,7 @@ class LocalRun:
                 timer.daemon = True
                 timer.start()
             try:
-                self.record.phase = body()
+                started, self.record.phase = hooks.start_workflow(self), body()
             finally:
                 if timer:
                     timer.cancel()
@@ -200,6 +203,7 @@ class LocalRun:
                 self.in_exit_handler = True
                 if self.stopped_by_user:  # as Argo's shutdown: the DAG fails, whatever its tasks did
                     self.record.phase, self.record.message = Phase.Failed, local_stop.STOP_MESSAGE
+            hooks.end_workflow(self, started)
             self.run_exit_handler()
 
     def internal_error(self, exc: Exception) -> None:
@@ -208,7 +212,7 @@ class LocalRun:
         line = (str(exc).strip().splitlines() or [""])[0]
         message = f"internal error of the local executor: {type(exc).__name__}: {line}"
         with self.lock:
-            for node in [*self.record.nodes.values(), self.record.exit_handler]:
+            for node in [*self.record.nodes.values(), *self.record.hooks.values(), self.record.exit_handler]:
                 if node is not None and node.phase == Phase.Running:
                     node.phase, node.message = Phase.Error, message
                 if node is not None and node.phase == Phase.Pending:  # never started: Omitted, as failFast
@@ -268,7 +272,7 @@ class LocalRun:
                 expanded = True
             elif len(running) < self.parallelism:
                 self.record.nodes[name].phase = Phase.Running
-                running[pool.submit(self.execute, tasks[name])] = name
+                running[pool.submit(hooks.execute, self, tasks[name])] = name  # with its lifecycle hooks
         for name in loops.ready_items(self) if not self.stopping.is_set() else []:
             if len(running) >= self.parallelism:
                 break
@@ -283,7 +287,8 @@ class LocalRun:
     ) -> None:
         """Run a task's template with retries; the node's record says how it went."""
         name = node_name or task["name"]  # a task's, an item's (``task(0:a)``), or the exit handler's
-        node = self.record.exit_handler if node_name == "onExit" else self.record.nodes[name]
+        kept = {"onExit": self.record.exit_handler, **self.record.hooks}  # the exit handler, hooks
+        node = kept.get(node_name) or self.record.nodes[name]
         template = self.templates[task["template"]]
         if nested.is_nested(template):  # a dag or steps template as a task or step (workflows.local.nested)
             nested.run_nested(self, task, node, template, scope or task_scope(self))
@@ -297,12 +302,15 @@ class LocalRun:
             # Scheduled as the stop came: never started, as Argo creates no pod once shut down.
             self.finish(node, Phase.Failed, local_stop.NODE_NOT_STARTED)
             return
+        if "suspend" in template:  # waits its duration, or until stopped (workflows.local.suspend)
+            return suspend.run_suspend(self, node, template, inputs)
         node.started_at = now_iso()
-        strategy = template.get("retryStrategy") or {}
-        limit = int(substitute(str(strategy.get("limit", 0)), inputs)) if strategy else 0
+        # operator.go retryStrategy(): the template's own, else the workflow's spec.retryStrategy
+        strategy = template.get("retryStrategy", self.spec.get("retryStrategy")) or {}
+        limit = retry_limit(strategy, inputs)  # intstr's message when no integer: a retry errors (retry.py)
         backoff = strategy.get("backoff") or {}
         first_start = time.monotonic()
-        for number in range(limit + 1):
+        for number in range(limit + 1 if isinstance(limit, int) else 2):
             attempt, outputs = run_attempt(self, node, template, {**inputs, "retries": str(number)}, number)
             if attempt.phase == Phase.Succeeded:
                 node.outputs = outputs
@@ -311,12 +319,15 @@ class LocalRun:
             with self.lock:
                 self.save()
             try:
-                if number == limit or self.stopping.is_set() or not self.should_retry(strategy, attempt):
+                last = number == limit or self.stopping.is_set()
+                if last or not self.should_retry(strategy, attempt, limit):
                     break
             except ExpressionError as exc:  # processNodeRetries' error marks the node Error
-                self.finish(node, Phase.Error, f"retryStrategy.expression: {exc}", first_start)
+                self.finish(node, Phase.Error, str(exc), first_start)
                 return
             wait_for = parse_duration(backoff.get("duration", 0)) * float(backoff.get("factor", 1)) ** number
+            if backoff.get("cap"):  # operator.go processNodeRetries: no wait longer than the cap
+                wait_for = min(wait_for, parse_duration(backoff["cap"]))
             max_duration = backoff.get("maxDuration")
             if max_duration and time.monotonic() - first_start + wait_for > parse_duration(max_duration):
                 attempt.message += "; backoff maxDuration reached"
@@ -332,12 +343,13 @@ class LocalRun:
     def finish(self, node: Node, phase: str, message: str, started: float | None = None) -> None:
         with self.lock:
             node.phase, node.message, node.finished_at = phase, message, now_iso()
+            global_outputs.export(self, node)  # a globalName output becomes {{workflow.outputs.parameters.X}}
             if started is not None:
                 node.duration_seconds = round(time.monotonic() - started, 3)
             self.save()
 
-    def should_retry(self, strategy: dict, attempt: Attempt) -> bool:
-        return should_retry(strategy, attempt)
+    def should_retry(self, strategy: dict, attempt: Attempt, limit: int | str = 0) -> bool:
+        return should_retry(strategy, attempt, limit)
 
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
@@ -357,7 +369,7 @@ class LocalRun:
     # ---- the end -----------------------------------------------------------------------------
 
     def run_exit_handler(self) -> None:
-        handler = self.spec.get("onExit")
+        handler = (hooks.exit_task(self) or {}).get("template")  # spec.onExit, else spec.hooks.exit
         if not handler:
             return
         self.stopping.clear()
@@ -373,7 +385,7 @@ class LocalRun:
             {"workflow.status": scope["workflow.status"], "workflow.failures": scope["workflow.failures"]}
         )
         self.save()
-        self.execute({"name": "onExit", "template": handler}, node_name="onExit", scope=scope)
+        self.execute(hooks.exit_task(self), node_name="onExit", scope=scope)  # with its arguments
         exit_node = self.record.exit_handler
         if exit_node.phase in FAILED and self.record.phase == Phase.Succeeded:
             # operator.go: a succeeded workflow takes its exit node's phase (Failed, else Error) and message

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError
 from workflows.argo.lint import task_dependencies
+from workflows.local import hooks
 from workflows.local import stop as local_stop
 from workflows.local.dag import assess, ready, task_inputs, task_scope
 from workflows.local.record import Node, Phase, now_iso
@@ -128,7 +129,7 @@ def run_dag(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]) 
                 for name in ready(view, tasks, graph, fail_fast):
                     view.record.nodes[name].phase = Phase.Running
                     task = {**tasks[name], "name": f"{prefix}.{name}"}
-                    running[pool.submit(run.execute, task, None, scope)] = name
+                    running[pool.submit(hooks.execute, run, task, None, scope)] = name
                 run.save()
             if not running:
                 break

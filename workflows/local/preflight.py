@@ -18,11 +18,12 @@ from steps.errors import BadInput
 # Fields the executor implements, by where they appear; "~" marks fields accepted but only meaningful on a cluster.
 SUPPORTED = {
     "document": {"apiVersion", "kind", "metadata", "spec"},
-    "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism",
+    "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism", "retryStrategy",
+             "hooks",
              "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
              "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "~volumes"},
     "template": {"name", "inputs", "outputs", "container", "script", "dag", "steps", "resource", "retryStrategy",
-                 "activeDeadlineSeconds", "parallelism",
+                 "activeDeadlineSeconds", "parallelism", "suspend",
                  "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
                  "~serviceAccountName", "~priorityClassName", "~metrics"},
     "container": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
@@ -31,19 +32,25 @@ SUPPORTED = {
                "~securityContext", "~volumeMounts", "workingDir", "name", "source"},
     "dag": {"tasks", "failFast"},
     "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn",
-             "withItems", "withParam", "withSequence"},
-    "step": {"name", "template", "arguments", "when", "continueOn", "withItems", "withParam", "withSequence"},
+             "withItems", "withParam", "withSequence", "hooks", "onExit"},
+    "step": {"name", "template", "arguments", "when", "continueOn", "withItems", "withParam", "withSequence",
+             "hooks", "onExit"},
+    "hook": {"template", "arguments", "expression"},  # a lifecycle hook (workflows.local.hooks)
     "withSequence": {"count", "start", "end", "format"},
     "inputs": {"parameters"},
     "outputs": {"parameters"},
     "arguments": {"parameters"},
     "input parameter": {"name", "value", "default", "~description"},
-    "output parameter": {"name", "valueFrom", "~description"},
+    "output parameter": {"name", "valueFrom", "globalName", "~description"},
+    "suspend": {"duration"},
     "valueFrom": {"path", "default", "jsonPath", "parameter"},
     "argument": {"name", "value"},
     "workflow argument": {"name", "value", "default", "enum", "~description"},
     "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
+    "backoff": {"duration", "factor", "maxDuration", "cap"},
+    "env variable": {"name", "value"},
     "synchronization": {"mutexes"},
+    "mutex": {"name", "~namespace", "~database"},  # one lock folder here, whatever the namespace or store
     "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
 }  # fmt: skip
 CONDITION = re.compile(r"^\s*status\.phase\s*(==|=|!=|in|notin)\s*\(?([\w ,]+?)\)?\s*$")
@@ -76,8 +83,14 @@ def check_supported(doc: dict[str, Any]) -> None:
     spec = doc.get("spec") or {}
     only(spec, "spec", "spec")
     parameters(spec.get("arguments"), "arguments", "workflow argument", "spec.arguments", only)
+    check_hooks(spec, "spec", only)
+    if "retryStrategy" in spec:  # the default of every template without its own (operator.go retryStrategy())
+        only(spec["retryStrategy"] or {}, "retryStrategy", "spec.retryStrategy")
+        only((spec["retryStrategy"] or {}).get("backoff") or {}, "backoff", "spec.retryStrategy.backoff")
     if (spec.get("synchronization") or {}) and set(spec["synchronization"]) - {"mutexes"}:
         refuse("spec.synchronization", "semaphores", "synchronization kind")
+    for number, mutex in enumerate((spec.get("synchronization") or {}).get("mutexes") or []):
+        only(mutex, "mutex", f"spec.synchronization.mutexes[{number}]")
     for index, template in enumerate(spec.get("templates") or []):
         path = f"spec.templates[{index}]"
         only(template, "template", path)
@@ -85,11 +98,16 @@ def check_supported(doc: dict[str, Any]) -> None:
         parameters(template.get("outputs"), "outputs", "output parameter", f"{path}.outputs", only)
         for number, output in enumerate((template.get("outputs") or {}).get("parameters") or []):
             only(output.get("valueFrom") or {}, "valueFrom", f"{path}.outputs.parameters[{number}].valueFrom")
-        if not any(kind in template for kind in ("container", "script", "dag", "steps", "resource")):
+        if not any(
+            kind in template for kind in ("container", "script", "dag", "steps", "resource", "suspend")
+        ):
             raise Unsupported(
-                f"{path}: template '{template.get('name')}' is not a container, script, dag, steps or resource "
-                "template"
+                f"{path}: template '{template.get('name')}' is not a container, script, dag, steps, resource or "
+                "suspend template"
             )
+        if "suspend" in template:
+            only(template["suspend"] or {}, "suspend", f"{path}.suspend")
+            check_suspend(template, path)
         check_value_from(template, path)
         for group_number, group in enumerate(template.get("steps") or []):
             if not isinstance(group, list):
@@ -100,18 +118,23 @@ def check_supported(doc: dict[str, Any]) -> None:
                 if isinstance(step.get("withSequence"), dict):
                     only(step["withSequence"], "withSequence", f"{where}.withSequence")
                 parameters(step.get("arguments"), "arguments", "argument", f"{where}.arguments", only)
+                check_hooks(step, where, only)
         if "resource" in template:
             only(template["resource"], "resource", f"{path}.resource")
             check_child_workflow(template["resource"], f"{path}.resource")
         for kind in ("container", "script"):
             if kind in template:
                 only(template[kind], kind, f"{path}.{kind}")
+                for number, variable in enumerate(template[kind].get("env") or []):  # valueFrom: no pod here
+                    only(variable, "env variable", f"{path}.{kind}.env[{number}]")
         if "retryStrategy" in template:
             only(template["retryStrategy"], "retryStrategy", f"{path}.retryStrategy")
+            only(template["retryStrategy"].get("backoff") or {}, "backoff", f"{path}.retryStrategy.backoff")
         if "dag" in template:
             only(template["dag"], "dag", f"{path}.dag")
             for number, task in enumerate(template["dag"].get("tasks") or []):
                 only(task, "task", f"{path}.dag.tasks[{number}]")
+                check_hooks(task, f"{path}.dag.tasks[{number}]", only)
                 if isinstance(task.get("withSequence"), dict):
                     only(task["withSequence"], "withSequence", f"{path}.dag.tasks[{number}].withSequence")
                 parameters(
@@ -135,25 +158,23 @@ def parameters(holder: dict | None, where: str, kind: str, path: str, only) -> N
 
 
 def check_what_runs(spec: dict[str, Any]) -> None:
-    """Every template a run would start is one the executor implements: a dag or steps entrypoint whose tasks
-    and steps are container or script (with a command), resource, or nested dag or steps templates (whose
-    tasks and steps are checked the same way), and an exit handler that is not a dag or steps template."""
+    """Every template a run would start is one the executor implements: a container, script, resource or suspend
+    entrypoint, or a dag or steps entrypoint whose tasks and steps are those or nested dag or steps templates
+    (whose tasks and steps are checked the same way), and an exit handler that is not a dag or steps template."""
     templates = {template.get("name"): template for template in spec.get("templates") or []}
     entry = templates.get(spec.get("entrypoint"))
     if entry is None:
         raise Unsupported(f"spec.entrypoint: template {spec.get('entrypoint')!r} does not exist")
-    if "dag" not in entry and "steps" not in entry:
-        raise Unsupported(
-            f"spec.entrypoint: template '{entry['name']}': a {kind_of(entry)} template as the entrypoint is "
-            "not implemented by the local executor (it runs a dag or steps entrypoint)"
-        )
     used: list[tuple[Any, str]] = []
+    if "dag" not in entry and "steps" not in entry:  # one pod node, the workflow's (entry_pod)
+        used.append((entry["name"], "spec.entrypoint"))
     seen: set[str] = set()
 
     def visit(template: dict[str, Any], nested: bool) -> None:
         if template["name"] in seen:
             return
         seen.add(template["name"])
+        check_composite_retry(spec, template, nested)
         for key in ("retryStrategy", "activeDeadlineSeconds", "parallelism") if nested else ():
             if key in template:
                 raise Unsupported(
@@ -172,18 +193,21 @@ def check_what_runs(spec: dict[str, Any]) -> None:
         for group in template.get("steps") or []:
             used.extend((step.get("template"), f"step '{step.get('name')}'") for step in group)
 
-    visit(entry, False)
+    if "dag" in entry or "steps" in entry:
+        visit(entry, False)
     if spec.get("onExit"):
         used.append((spec["onExit"], "spec.onExit"))
+    used.extend(hook_templates(spec))
     while used:
         name, user = used.pop(0)
         template = templates.get(name)
         if template is None:
             raise Unsupported(f"{user}: template {name!r} does not exist")
         if "dag" in template or "steps" in template:
-            if user == "spec.onExit":
+            if user == "spec.onExit" or ".hooks." in user:
+                role = "a lifecycle hook" if ".hooks." in user else "the exit handler"
                 raise Unsupported(
-                    f"template '{name}': a {kind_of(template)} template used as the exit handler is not "
+                    f"template '{name}': a {kind_of(template)} template used as {role} is not "
                     "implemented by the local executor"
                 )
             visit(template, True)
@@ -194,6 +218,84 @@ def check_what_runs(spec: dict[str, Any]) -> None:
                 f"template '{name}': a {kind} without a command is not implemented by the local executor "
                 "(the image's entrypoint is not known on this machine)"
             )
+
+
+def check_composite_retry(spec: dict[str, Any], template: dict[str, Any], nested: bool) -> None:
+    """Argo retries a dag or steps template too, its own retryStrategy or the workflow's (operator.go
+    executeTemplate, retryStrategy()): a failure runs the whole template again. The executor retries pods only."""
+    kind = kind_of(template)
+    if "retryStrategy" in template and not nested:
+        raise Unsupported(
+            f"template '{template['name']}': retryStrategy on a {kind} entrypoint (a retry runs the whole {kind} "
+            "again) is not implemented by the local executor: put it on the templates its tasks run"
+        )
+    if spec.get("retryStrategy") and "retryStrategy" not in template:
+        raise Unsupported(
+            f"spec.retryStrategy: Argo applies it to the {kind} template '{template['name']}' too (a retry runs "
+            "the whole template again), which the local executor does not implement: set retryStrategy on the "
+            "container and script templates instead"
+        )
+
+
+def check_suspend(template: dict[str, Any], path: str) -> None:
+    """A suspend template runs here only with a ``duration`` (operator.go executeSuspend); without one it waits
+    for ``argo resume``, and its outputs are what a resume supplies (``valueFrom.supplied``)."""
+    from workflows.local.suspend import duration_of  # suspend.py imports this module
+
+    duration = str((template["suspend"] or {}).get("duration") or "").strip()
+    if not duration:
+        raise Unsupported(
+            f"{path}.suspend: template '{template.get('name')}': a suspend without a duration waits for "
+            "`argo resume`, which the local executor does not implement: give it a duration"
+        )
+    for key in ("outputs", "retryStrategy", "activeDeadlineSeconds"):
+        if key in template:
+            raise Unsupported(
+                f"{path}.{key}: {key} on a suspend template is not implemented by the local executor"
+            )
+    if "{{" not in duration:
+        try:
+            duration_of(duration)
+        except ValueError as exc:
+            raise Unsupported(
+                f"{path}.suspend.duration: {exc}: use seconds or Go's duration text (20s, 1m)"
+            ) from None
+
+
+LOOPS = ("withItems", "withParam", "withSequence")
+
+
+def check_hooks(owner: dict[str, Any], path: str, only) -> None:
+    """The lifecycle hooks of the workflow, a task or a step (docs/lifecyclehook.md): each names a template; a hook
+    other than ``exit`` runs when its ``expression`` holds, so it needs one (hooks.go: "Expression required")."""
+    for name, hook in (owner.get("hooks") or {}).items():
+        where = f"{path}.hooks.{name}"
+        only(hook or {}, "hook", where)
+        parameters((hook or {}).get("arguments"), "arguments", "argument", f"{where}.arguments", only)
+        if not (hook or {}).get("template"):
+            raise Unsupported(f"{where}.template: a hook names the template it runs")
+        if name != "exit" and not str(hook.get("expression") or "").strip():
+            raise Unsupported(f"{where}.expression: a hook other than 'exit' needs an expression")
+    held = next((key for key in ("hooks", "onExit") if owner.get(key)), None)
+    if path != "spec" and held and any(owner.get(key) not in (None, "", []) for key in LOOPS):
+        raise Unsupported(f"{path}.{held}: hooks on a looped task or step are not implemented locally")
+
+
+def hook_templates(spec: dict[str, Any]) -> list[tuple[Any, str]]:
+    """The templates the hooks run, each with who uses it (``spec.hooks.x``, ``task 'a'.hooks.x``)."""
+    owners = [("spec", spec)]
+    for template in spec.get("templates") or []:
+        tasks = (template.get("dag") or {}).get("tasks") or []
+        owners += [(f"task '{task.get('name')}'", task) for task in tasks]
+        steps = [step for group in template.get("steps") or [] for step in group]
+        owners += [(f"step '{step.get('name')}'", step) for step in steps]
+    used = []
+    for owner, holder in owners:
+        held = dict(holder.get("hooks") or {})
+        if owner != "spec" and holder.get("onExit"):  # a task's or step's onExit is its exit hook
+            held["exit"] = {"template": holder["onExit"]}
+        used += [(hook.get("template"), f"{owner}.hooks.{name}") for name, hook in held.items()]
+    return used
 
 
 def check_value_from(template: dict[str, Any], path: str) -> None:
@@ -209,11 +311,17 @@ def check_value_from(template: dict[str, Any], path: str) -> None:
                 f"{path}.outputs.parameters[{number}].valueFrom.{wrong}: the local executor does not support "
                 f"valueFrom '{wrong}' on a {kind_of(template)} template"
             )
+        kind = kind_of(template)
+        if kind in ("container", "script") and not source.get("path"):  # validate.go validateOutputs
+            raise BadInput(
+                f"{path}.outputs.parameters[{number}].valueFrom.path must be specified for {kind} templates"
+            )
 
 
 def kind_of(template: dict[str, Any]) -> str:
     return next(
-        (kind for kind in ("container", "script", "resource", "dag", "steps") if kind in template), "unknown"
+        (kind for kind in ("container", "script", "resource", "dag", "steps", "suspend") if kind in template),
+        "unknown",
     )
 
 

@@ -64,7 +64,7 @@ def _row(node: Node, record: RunRecord) -> tuple[Text, ...]:
 
 
 def _nodes(record: RunRecord) -> list[Node]:
-    return [*record.nodes.values(), *([record.exit_handler] if record.exit_handler else [])]
+    return [*record.nodes.values(), *record.hooks.values(), *filter(None, [record.exit_handler])]
 
 
 def table(record: RunRecord) -> Table:

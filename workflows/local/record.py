@@ -91,6 +91,8 @@ class RunRecord:
     finished_at: str = ""
     nodes: dict[str, Node] = field(default_factory=dict)
     exit_handler: Node | None = None
+    outputs: dict[str, str] = field(default_factory=dict)  # the workflow's, by globalName (status.outputs)
+    hooks: dict[str, Node] = field(default_factory=dict)  # lifecycle hook nodes by name (hooks.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,7 +104,8 @@ class RunRecord:
 
         nodes = {name: node(raw) for name, raw in data.get("nodes", {}).items()}
         handler = node(data["exit_handler"]) if data.get("exit_handler") else None
-        return cls(**{**data, "nodes": nodes, "exit_handler": handler})
+        hooks = {name: node(raw) for name, raw in data.get("hooks", {}).items()}
+        return cls(**{**data, "nodes": nodes, "exit_handler": handler, "hooks": hooks})
 
 
 def ended(
@@ -136,7 +139,7 @@ def failures(record: RunRecord) -> list[dict[str, str]]:
             "podName": f"{record.name}-{name}",
             "finishedAt": node.finished_at,
         }
-        for name, node in record.nodes.items()
+        for name, node in {**record.nodes, **record.hooks}.items()
         if node.phase in FAILED
     ]
 

@@ -8,11 +8,22 @@ import re
 
 from workflows.argo.expressions import ExpressionError, evaluate
 from workflows.local.record import Attempt, Phase
-from workflows.local.substitution import go_text
+from workflows.local.substitution import go_text, substitute
 
 
-def should_retry(strategy: dict, attempt: Attempt) -> bool:
-    """Whether Argo retries after ``attempt``; a malformed or non-bool ``expression`` is an ExpressionError."""
+def retry_limit(strategy: dict, scope: dict[str, str]) -> int | str:
+    """The substituted ``limit`` (0 without a strategy), or intstr's message when it is no integer: Argo reads
+    it only when an attempt failed in a way the policy retries (operator.go processNodeRetries)."""
+    text = str(substitute(str(strategy.get("limit", 0)), scope)) if strategy else "0"
+    try:
+        return int(text)
+    except ValueError:
+        return f"value '{text}' cannot be resolved to an int"
+
+
+def should_retry(strategy: dict, attempt: Attempt, limit: int | str = 0) -> bool:
+    """Whether Argo retries after ``attempt``. A malformed or non-bool ``expression``, or an unreadable
+    ``limit`` (``retry_limit``'s message), is an ExpressionError whose text is the node's message."""
     # RetryStrategy.RetryPolicyActual: with an expression and no policy, Always (the expression decides)
     policy = strategy.get("retryPolicy") or ("Always" if strategy.get("expression") else "OnFailure")
     if policy == "OnFailure" and attempt.phase != Phase.Failed:
@@ -24,6 +35,8 @@ def should_retry(strategy: dict, attempt: Attempt) -> bool:
         attempt.phase in (Phase.Failed, Phase.Error) and is_transient(attempt.message)
     ):
         return False
+    if isinstance(limit, str):  # processNodeRetries parses the limit after the policy, before the expression
+        raise ExpressionError(limit)
     expression = strategy.get("expression")
     if not expression:
         return True
@@ -33,9 +46,14 @@ def should_retry(strategy: dict, attempt: Attempt) -> bool:
         "lastRetry.duration": str(int(attempt.duration_seconds)),
         "lastRetry.message": attempt.message,
     }
-    result = evaluate(expression, last.__getitem__)
+    try:
+        result = evaluate(expression, last.__getitem__)
+    except ExpressionError as exc:
+        raise ExpressionError(f"retryStrategy.expression: {exc}") from None
     if not isinstance(result, bool):  # argoexpr.EvalBool refuses anything but a bool
-        raise ExpressionError(f"unable to cast expression result '{go_text(result)}' to bool")
+        raise ExpressionError(
+            f"retryStrategy.expression: unable to cast expression result '{go_text(result)}' to bool"
+        )
     return result
 
 

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError
-from workflows.local import loops
+from workflows.local import global_outputs, hooks, loops
 from workflows.local.dag import continues_on, node_scope, task_inputs, when_holds
 from workflows.local.nested import template_outputs
 from workflows.local.record import FAILED, Node, Phase, now_iso
@@ -52,6 +52,7 @@ def run_steps(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]
         if run.stopping.is_set():
             return Phase.Failed, STOPPED, {}
         name = f"{prefix}[{index}]"
+        scope.update(global_outputs.scope_of(run.record))  # globalName outputs set by the groups before
         phase, message = run_group(run, group or [], name, scope, readers)
         if phase != Phase.Succeeded:  # steps.go: sgNode.FailedOrError() fails the steps node
             return Phase.Failed, message, {}
@@ -111,7 +112,7 @@ def run_group(
         for task, child in start:
             with run.lock:
                 child.phase = Phase.Running
-            futures.append(pool.submit(run.execute, task, None, scope))
+            futures.append(pool.submit(hooks.execute, run, task, None, scope))  # with its lifecycle hooks
         for future in futures:
             future.result()
     if error:

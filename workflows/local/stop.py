@@ -143,7 +143,8 @@ def kill_now(run: LocalRun) -> None:
         return
     from workflows.local.record import now_iso
 
-    nodes = [*run.record.nodes.values(), *([run.record.exit_handler] if run.record.exit_handler else [])]
+    nodes = [*run.record.nodes.values(), *run.record.hooks.values()]
+    nodes += [run.record.exit_handler] if run.record.exit_handler else []
     for node in nodes:
         if node.phase in ("Running", "Pending"):
             was_running = node.phase == "Running"

@@ -1,0 +1,229 @@
+"""Lifecycle hooks, as Argo's workflow/controller/hooks.go and docs/lifecyclehook.md run them.
+
+A hook runs its template once, when its ``expression`` holds; Argo evaluates it on each reconcile and creates the
+hook's node the first time it holds (``executeWfLifeCycleHook``, ``executeTmplLifeCycleHook``). Here a workflow's
+hooks are evaluated as it starts (``workflow.status`` is ``Running``) and once its entrypoint has ended (its final
+status, ``workflow.failures`` beside it); a task's or step's as it starts (``tasks.X.status``/``steps.X.status`` is
+``Running``) and once it has ended. The expression is read after ``{{...}}`` substitution (hooks.go:
+``template.Replace`` of the hook), ``tasks["X"]`` as ``tasks.X``. A hook runs beside its task; the task's dependents,
+its step group and the workflow's end wait for every hook that started (dag.go ``evaluateDependsLogic``:
+``CheckAllHooksFullfilled``; operator.go returns while a workflow hook is unfulfilled). A hook's phase changes neither
+its task's nor the workflow's (assessDAGPhase reads the target tasks' own phases; the workflow's phase is its
+entrypoint's and its exit handler's). An expression that cannot be evaluated errs the hook's node; at the workflow
+level it also errs the workflow (operator.go ``markNodeError`` of the entry node).
+
+The ``exit`` hook is an exit handler: a task's runs once the task has completed (Succeeded, Failed or Error, not
+Skipped or Omitted) and its started hooks are done, as node ``<task>.onExit`` (dag.go/steps.go ``runOnExitNode``,
+which also honours its ``expression``); the workflow's is ``spec.onExit``'s, which wins when both are given
+(``WorkflowSpec.GetExitHook``). An exit hook without ``arguments`` gets the workflow's (``LifecycleHook.WithArgs``).
+Hook nodes are named as Argo names them, ``<node>.hooks.<name>`` (``generateLifeHookNodeName``), and kept in the
+record's ``hooks``; the workflow's own name is left out, as the record's task names leave it out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+from workflows.argo.expressions import ExpressionError, evaluate
+from workflows.local.dag import node_scope, task_scope
+from workflows.local.record import Node, Phase, failures, now_iso
+from workflows.local.substitution import Absent, Unreadable, substitute
+
+if TYPE_CHECKING:
+    from workflows.local.executor import LocalRun
+
+EXIT = "exit"
+# NodePhase.Completed(): what an exit hook runs after (not Skipped or Omitted)
+COMPLETED = {Phase.Succeeded, Phase.Failed, Phase.Error}
+INDEX = re.compile(r"""\[\s*(['"])([^'"\]]+)\1\s*\]""")  # tasks["step-1"] is tasks.step-1
+
+
+class Started:
+    """The hooks one task (or the workflow) has started, each at most once, and the threads running them."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+        self.error = ""  # the first hook expression that could not be evaluated
+
+    def wait(self) -> None:
+        """Until every started hook is done; an executor error in one is raised here, as the task's own would be."""
+        for thread in self.threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+
+def holds(expression: str, scope: dict[str, str]) -> bool:
+    """The hook's expression over the scope (argoexpr.EvalBool: true or false, anything else is an error)."""
+
+    def resolve(name: str) -> Any:
+        value = scope.get(name)  # expr-lang reads a missing key of its environment's maps as nil
+        # a Phase compares as its text
+        return None if value is None or isinstance(value, (Absent, Unreadable)) else str(value)
+
+    result = evaluate(INDEX.sub(r".\2", str(substitute(expression, scope))), resolve)
+    if not isinstance(result, bool):
+        raise ExpressionError(f"hook expression {expression!r} must be true or false, not {result!r}")
+    return result
+
+
+def launch(run: LocalRun, name: str, hook: dict, scope: dict[str, str], started: Started | None) -> None:
+    """Run the hook's template as node ``name``: in a thread of its own when ``started`` keeps it, else now."""
+    node = Node(name=name, template=hook["template"], phase=Phase.Running, started_at=now_iso())
+    task = {"name": name, "template": hook["template"], "arguments": hook.get("arguments") or {}}
+    with run.lock:
+        run.record.hooks[name] = node
+        run.save()
+    if started is None:
+        run.execute(task, name, dict(scope))
+        return
+
+    def body() -> None:
+        try:
+            run.execute(task, name, dict(scope))
+        except BaseException as exc:  # an executor bug: raised where the task's hooks are waited for
+            started.errors.append(exc)
+
+    thread = threading.Thread(target=body, name=f"hook-{name}", daemon=True)
+    started.threads.append(thread)
+    thread.start()
+
+
+def errored(run: LocalRun, name: str, hook: dict, message: str) -> None:
+    """hooks.go ``errorHookNode``: a hook whose expression cannot be evaluated gets an Error node."""
+    node = Node(name=name, template=hook.get("template", ""), phase=Phase.Error, message=message)
+    node.finished_at = now_iso()
+    with run.lock:
+        run.record.hooks[name] = node
+        run.save()
+
+
+def fire(run: LocalRun, hooks: dict, prefix: str, scope: dict[str, str], started: Started) -> str:
+    """Start each named hook whose expression holds and has not started; the first expression error, else ''."""
+    error = ""
+    for hook_name, hook in hooks.items():
+        name = f"{prefix}hooks.{hook_name}"
+        if hook_name == EXIT or name in started.names:
+            continue
+        try:
+            if not holds(hook.get("expression", ""), scope):
+                continue
+        except ExpressionError as exc:
+            started.names.add(name)
+            errored(run, name, hook, str(exc))
+            error = error or f"{name}: {exc}"
+            continue
+        started.names.add(name)
+        launch(run, name, hook, scope, started)
+    return error
+
+
+# ---- the workflow's hooks ----------------------------------------------------------------------------------------
+
+
+def workflow_scope(run: LocalRun, status: str) -> dict[str, str]:
+    """What a workflow hook reads: the run's scope with ``workflow.status`` and ``workflow.failures``."""
+    return {
+        **task_scope(run),
+        "workflow.status": status,
+        "workflow.failures": json.dumps(failures(run.record)),
+    }
+
+
+def start_workflow(run: LocalRun) -> Started:
+    """The workflow's hooks that hold while it runs, started beside its entrypoint."""
+    started = Started()
+    hooks = run.spec.get("hooks") or {}
+    if any(name != EXIT for name in hooks):
+        started.error = fire(run, hooks, "", workflow_scope(run, Phase.Running), started)
+    return started
+
+
+def end_workflow(run: LocalRun, started: Started) -> None:
+    """Once the entrypoint has ended: the hooks that hold for its status, then wait for every one started."""
+    hooks = run.spec.get("hooks") or {}
+    if any(name != EXIT for name in hooks):
+        started.error = started.error or fire(run, hooks, "", workflow_scope(run, run.record.phase), started)
+    started.wait()
+    if started.error:  # operator.go marks the entry node Error with it: the workflow is Error
+        run.record.phase, run.record.message = Phase.Error, started.error
+
+
+def exit_task(run: LocalRun) -> dict[str, Any] | None:
+    """The workflow's exit handler as a task: ``spec.onExit``, else ``spec.hooks.exit``, with its arguments."""
+    hooks = run.spec.get("hooks") or {}
+    hook = {"template": run.spec["onExit"]} if run.spec.get("onExit") else hooks.get(EXIT)
+    if not hook:
+        return None
+    return {
+        "name": "onExit",
+        "template": hook["template"],
+        "arguments": hook.get("arguments") or workflow_arguments(run),
+    }
+
+
+def workflow_arguments(run: LocalRun) -> dict[str, Any]:
+    return {"parameters": [{"name": key, "value": value} for key, value in run.record.parameters.items()]}
+
+
+# ---- a task's or a step's hooks ----------------------------------------------------------------------------------
+
+
+def reference(node_name: str) -> str:
+    """How the hook's expression names its task: ``steps.<step>`` under a step group (``…[i].<step>``), else
+    ``tasks.<task>`` (the last part of a nested task's ``outer.inner``)."""
+    head, dot, own = node_name.rpartition(".")
+    if not dot:
+        return f"tasks.{node_name}"
+    return f"steps.{own}" if head.endswith("]") else f"tasks.{own}"
+
+
+def execute(
+    run: LocalRun, task: dict, node_name: str | None = None, scope: dict[str, str] | None = None
+) -> None:
+    """Run a task or step (``LocalRun.execute``) with its hooks: started as it starts and as it ends, each once;
+    then, once they are done and the task has completed, its exit hook. Its node stays in ``run.hooking`` (its
+    dependents wait) until all of them are done."""
+    hooks = task.get("hooks") or ({EXIT: {"template": task["onExit"]}} if task.get("onExit") else {})
+    if not hooks:
+        run.execute(task, node_name, scope)
+        return
+    name = node_name or task["name"]
+    node, started = run.record.nodes[name], Started()
+
+    def now() -> dict[str, str]:
+        current = dict(scope) if scope is not None else task_scope(run)
+        # its own status and outputs, as the scope of hooks.go holds them
+        node_scope(run, node, reference(name), current)
+        return current
+
+    with run.lock:
+        vars(run).setdefault("hooking", set()).add(name)  # read by dag.ready: its dependents wait
+    try:
+        fire(run, hooks, f"{name}.", now(), started)
+        run.execute(task, node_name, scope)
+        fire(run, hooks, f"{name}.", now(), started)
+        started.wait()
+        exit_hook = hooks.get(EXIT)
+        if exit_hook and node.phase in COMPLETED:
+            run_exit_hook(run, name, exit_hook, now())
+    finally:
+        with run.lock:
+            run.hooking.discard(name)
+
+
+def run_exit_hook(run: LocalRun, name: str, hook: dict, scope: dict[str, str]) -> None:
+    """The task's exit hook, node ``<task>.onExit``, when its expression (if any) holds."""
+    try:
+        if hook.get("expression") and not holds(hook["expression"], scope):
+            return
+    except ExpressionError as exc:
+        errored(run, f"{name}.onExit", hook, str(exc))
+        return
+    arguments = hook.get("arguments") or workflow_arguments(run)  # LifecycleHook.WithArgs
+    launch(run, f"{name}.onExit", {**hook, "arguments": arguments}, scope, None)
