@@ -162,7 +162,11 @@ def first_problem(exc: ValidationError | SettingsError, model: type[BaseSettings
         return f"setting {env_name(found.group(1), model) if found else 'MLOPS_*'}: not valid JSON for this field"
     first = exc.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "settings"
-    return f"setting {env_name(field, model) if field in model.model_fields else field}: {first['msg']}"
+    # A JSON object's key is named too (MLOPS_PRICES: spot.vcpu_hour: ...); a list's index is not.
+    inner = ".".join(part for part in first["loc"][1:] if isinstance(part, str))
+    return f"setting {env_name(field, model) if field in model.model_fields else field}: " + (
+        f"{inner}: {first['msg']}" if inner else first["msg"]
+    )
 
 
 def load_settings() -> StepSettings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsError
 
 from steps import settings as step_settings
@@ -21,12 +21,49 @@ from steps.settings import DNS_LABEL, ENV_PREFIX, StepSettings, image_pinned
 __all__ = [
     "DNS_LABEL",
     "ENV_PREFIX",
+    "Prices",
     "Settings",
     "env_file_settings",
     "env_name",
     "image_pinned",
     "load_settings",
 ]
+
+
+class CapacityPrices(BaseModel):
+    """What one hour of a vCPU, of a GiB of memory and of each type of GPU costs on one kind of capacity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vcpu_hour: float = Field(ge=0)
+    gib_hour: float = Field(ge=0)
+    gpu_hour: dict[str, float] = Field(description="per GPU type; 'default' prices a GPU of no named type")
+
+    @field_validator("gpu_hour")
+    @classmethod
+    def _priced(cls, value: dict[str, float]) -> dict[str, float]:
+        if "default" not in value or any(price < 0 for price in value.values()):
+            raise ValueError("gpu_hour needs a 'default' price, and no price below 0")
+        return value
+
+
+class Prices(BaseModel):
+    """``MLOPS_PRICES``: the price list the cost ledger turns hours into money with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str = "USD"
+    # Indicative list prices in a cloud's per-vCPU and per-GiB shape: set MLOPS_PRICES to your own.
+    on_demand: CapacityPrices = CapacityPrices(
+        vcpu_hour=0.0332, gib_hour=0.00445, gpu_hour={"default": 0.35, "nvidia-tesla-t4": 0.35}
+    )
+    spot: CapacityPrices = CapacityPrices(
+        vcpu_hour=0.0100, gib_hour=0.00134, gpu_hour={"default": 0.14, "nvidia-tesla-t4": 0.14}
+    )
+    default_capacity: Literal["on-demand", "spot"] = Field(
+        "on-demand", description="capacity of a pod whose node selector names none"
+    )
+    gpu_type_label: str = Field("nvidia.com/gpu.product", description="node label that names the GPU type")
 
 
 class Settings(StepSettings):
@@ -74,6 +111,7 @@ class Settings(StepSettings):
     )
     spot_capacity: str = "spot"
     on_demand_capacity: str = "on-demand"
+    prices: Prices = Field(default_factory=Prices, description="JSON price list for cost.json and mlops cost")
     retrain_schedule: str = Field("0 3 * * 1", description="cron: scheduled retraining (weekly)")
     drift_schedule: str = Field("0 6 * * *", description="cron: scheduled drift check (daily)")
     schedule_timezone: str = Field("UTC", description="IANA timezone of both schedules")

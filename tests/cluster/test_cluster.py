@@ -149,6 +149,20 @@ def test_server_errors_are_one_line_with_the_contract_code(cluster):
     assert unset.returncode == 78 and "ARGO_SERVER" in unset.stderr
 
 
+def test_a_parameter_a_pod_label_cannot_hold_is_refused_before_anything_is_sent(cluster):
+    """Every pod carries the run's experiment as a label (cost allocation); Kubernetes refuses a label value
+    with spaces, so such a run would create no pod at all: refused at submit, naming the parameter."""
+    refused = mlops(cluster, "submit", "training", "-p", "experiment=Fraud detection 2026")
+    assert refused.returncode == 65, refused.stderr
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "parameter 'experiment'" in lines[0] and "pod label" in lines[0], (
+        refused.stderr
+    )
+    assert posted(cluster, "/api/v1/workflows/argo-mlops") == []
+    fine = mlops(cluster, "submit", "training", "--dry-run", "-p", "experiment=fraud-2026.q4")
+    assert fine.returncode == 0, fine.stderr
+
+
 def test_apply_twice_makes_the_same_objects(cluster, tmp_path):
     cluster.objects.clear()
     first = mlops(cluster, "apply")

@@ -11,6 +11,7 @@ import typer
 
 from steps.errors import EXIT_BAD_INPUT, BadInput
 from workflows.cli import cluster as cli_cluster
+from workflows.cli import costs as cli_costs
 from workflows.cli import registry as cli_registry
 from workflows.cli import runs as cli_runs
 from workflows.cli.support import contract_errors, err
@@ -121,6 +122,7 @@ for name, command in {
     "drift": cli_runs.drift_command,
     "cron": cli_runs.cron_command,
     "serve": cli_registry.serve,
+    "cost": cli_costs.cost_command,
     **cli_cluster.COMMANDS,
 }.items():
     app.command(name)(command)

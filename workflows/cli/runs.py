@@ -136,6 +136,9 @@ def run_locally(
         record = stopper()
     out.print(table(record))
     report(out, record, settings, workflow)
+    from workflows.cli.costs import settle_cost
+
+    settle_cost(out, record, settings)  # cost.json, and the totals on its MLflow runs and model version
     if stopper.exit_code() is not None:
         sys.exit(stopper.exit_code())  # a stopped run ends the command too (`mlops watch` included)
     return record, run.exit_code()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from steps.errors import BadInput, BadSetting, PermissionDenied
+from workflows.argo.lint_labels import unlabelable_parameters
 from workflows.cluster.client import ArgoServer, KubeApi, step_of
 from workflows.settings import Settings
 
@@ -36,6 +37,11 @@ def run_parameters(template: dict[str, Any], given: dict[str, str], settings: Se
                 f"parameter {name!r}: {template['metadata']['name']} has no such parameter ({', '.join(declared)})"
             )
     located = {k: v for k, v in settings.workflow_parameters().items() if k in declared}
+    for name, value in unlabelable_parameters(template, located | given):
+        raise BadInput(
+            f"parameter {name!r}: {value!r} cannot be a pod label value, which every pod of the run carries"
+            " (at most 63 letters, digits, '-', '_' or '.', beginning and ending with a letter or digit)"
+        )
     return located | given
 
 

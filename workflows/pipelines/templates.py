@@ -27,6 +27,7 @@ from hera.workflows import (
 from hera.workflows import models as m
 
 from steps.errors import NOT_RETRIED
+from workflows.argo.lint_labels import cost_labels
 from workflows.settings import Settings
 
 OUTPUTS_DIR = "/tmp/outputs"
@@ -173,4 +174,6 @@ def pipeline_template(
         security_context=POD_SECURITY,
         volumes=VOLUMES,
         arguments=[Parameter(name=key, value=value) for key, value in parameters.items()],
+        # Every pod says its run, model and experiment: OpenCost and Kubecost allocate cost by pod label.
+        pod_metadata=m.Metadata(labels=cost_labels(parameters, settings.experiment)),
     )
