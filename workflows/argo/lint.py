@@ -35,11 +35,13 @@ API server:
 - variables (``resolveAllVariables``, ``validateDAGTaskArgumentDependency``): ``{{workflow.parameters.P}}``
   and ``{{inputs.parameters.P}}`` declared, ``{{tasks.X.outputs.parameters.Y}}`` from an upstream
   task X whose template declares Y, in ``{{=...}}`` expressions too (stricter: any other name is refused);
+  ``{{item...}}``, ``{{steps.X.*}}`` and ``{{tasks.X.*}}`` in the scope validate.go gives each step, task and
+  dag or steps template's outputs (``workflows.argo.lint_scopes``);
 - this project's own: a task passes exactly the inputs its template needs, images are pinned, no
   ``{{...}}`` is pasted into a shell script, a Sensor's parameters name its dependencies and its
   Workflow passes these rules.
 
-Not checked (nothing compiled uses them): steps templates, inline templates, artifact locations.
+Not checked (nothing compiled uses them): inline templates, artifact locations.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ from workflows.argo.expressions import ExpressionError, names_in
 from workflows.argo.lint_cron import cron_problems
 from workflows.argo.lint_dag import ancestors, dag_problems, find_cycle, task_dependencies
 from workflows.argo.lint_fields import api_form, kubernetes_unknown_fields, model_for, unknown_fields
+from workflows.argo.lint_labels import label_problems
+from workflows.argo.lint_scopes import Scope, step_scopes, task_scopes
 from workflows.argo.lint_templates import field_names, object_name, spec_problems, template_problems
 from workflows.settings import image_pinned
 
@@ -68,7 +72,7 @@ WORKFLOW_VARIABLES = {
     "workflow.name", "workflow.namespace", "workflow.uid", "workflow.status", "workflow.failures",
     "workflow.creationTimestamp", "workflow.serviceAccountName", "workflow.duration", "workflow.mainEntrypoint",
 }  # fmt: skip
-TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters"}
+TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters", "steps.name", "tasks.name"}
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}
 KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
 EVENT_KINDS = ("EventSource", "Sensor")
@@ -91,16 +95,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.path}: {self.message}"
-
-
-@dataclass(frozen=True)
-class TaskScope:
-    """What a DAG task's ``{{tasks.X.outputs.parameters.Y}}`` may name: the DAG's tasks and their
-    templates, the outputs each template declares, and the tasks upstream of this one."""
-
-    templates_of: dict[str, str | None]
-    outputs_of: dict[str, set[str]]
-    upstream: set[str]
 
 
 def _references(value: Any) -> Iterator[tuple[str, bool]]:
@@ -185,6 +179,7 @@ class Linter:
         else:
             prefix = "spec"
         self.check_spec(spec, prefix, kind)
+        self.extend(label_problems(self.doc, spec, prefix))  # cost allocation by pod label
 
     def check_events(self, kind: str) -> None:
         """Argo Events objects against Hera's event models; a Sensor's Workflows as Workflows."""
@@ -240,7 +235,9 @@ class Linter:
             for key, value in template.items():
                 if key == "metrics":  # metrics are computed after the step: its outputs and status are known
                     self.check_refs(value, f"{path}.{key}", workflow_parameters, inputs, own_outputs=outputs)
-                elif key != "dag":
+                elif key not in ("dag", "steps") and not (
+                    key == "outputs" and ("dag" in template or "steps" in template)
+                ):
                     self.check_refs(value, f"{path}.{key}", workflow_parameters, inputs)
             self.check_shell(template, path)
             image = (template.get("container") or {}).get("image")
@@ -249,13 +246,22 @@ class Linter:
                     f"{path}.container.image",
                     f"{image!r} is not pinned (a tag other than latest, or a digest)",
                 )
+            scope = None  # what a dag or steps template's outputs may read of its tasks or steps
             if isinstance(template.get("dag"), dict):
                 self.extend(dag_problems(template["dag"], f"{path}.dag"))
-                self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
+                scope = self.check_dag(template["dag"], f"{path}.dag", templates, workflow_parameters, inputs)
+            elif isinstance(template.get("steps"), list):
+                scope = self.check_steps(
+                    template["steps"], f"{path}.steps", templates, workflow_parameters, inputs
+                )
+            if scope is not None:
+                self.check_refs(
+                    template.get("outputs"), f"{path}.outputs", workflow_parameters, inputs, scope
+                )
 
     def check_refs(
         self, value: Any, path: str, workflow_parameters: set[str], inputs: set[str],
-        tasks: TaskScope | None = None, own_outputs: set[str] | None = None,
+        scope: Scope | None = None, own_outputs: set[str] | None = None,
     ) -> None:  # fmt: skip
         for reference, is_expression in _references(value):
             names = self._expression_names(reference, path) if is_expression else [reference]
@@ -265,7 +271,7 @@ class Linter:
                     or (name.startswith("outputs.parameters.") and name.split(".", 2)[2] in own_outputs)
                 ):
                     continue
-                self.check_reference(name, path, workflow_parameters, inputs, tasks)
+                self.check_reference(name, path, workflow_parameters, inputs, scope)
 
     def _expression_names(self, expression: str, path: str) -> list[str]:
         try:
@@ -275,7 +281,7 @@ class Linter:
             return []
 
     def check_reference(
-        self, name: str, path: str, workflow_parameters: set[str], inputs: set[str], tasks: TaskScope | None
+        self, name: str, path: str, workflow_parameters: set[str], inputs: set[str], scope: Scope | None
     ) -> None:
         parts = name.split(".")
         if name in WORKFLOW_VARIABLES or name in TEMPLATE_VARIABLES:
@@ -288,31 +294,11 @@ class Linter:
                 self.add(
                     path, f"{{{{{name}}}}}: input parameter '{parts[2]}' is not declared by this template"
                 )
-        elif (
-            parts[0] == "tasks"
-            and tasks is not None
-            and len(parts) == 5
-            and parts[2:4] == ["outputs", "parameters"]
-        ):
-            self.check_task_output(parts[1], parts[4], path, tasks)
+        elif scope is not None and scope.owns(name):  # steps, tasks and items: workflows.argo.lint_scopes
+            if (problem := scope.problem(name)) is not None:
+                self.add(path, problem)
         else:
             self.add(path, f"{{{{{name}}}}}: unknown variable")
-
-    def check_task_output(self, task: str, output: str, path: str, tasks: TaskScope) -> None:
-        if task not in tasks.templates_of:
-            self.add(path, f"{{{{tasks.{task}...}}}}: there is no task '{task}'")
-            return
-        if task not in tasks.upstream:
-            self.add(
-                path,
-                f"{{{{tasks.{task}...}}}}: task '{task}' is not upstream of this task (add it to depends)",
-            )
-        declared = tasks.outputs_of.get(task, set())
-        if output not in declared:
-            self.add(
-                path,
-                f"{{{{tasks.{task}.outputs.parameters.{output}}}}}: template '{tasks.templates_of[task]}' declares no output '{output}'",
-            )
 
     def check_shell(self, template: dict[str, Any], path: str) -> None:
         container = template.get("container") or {}
@@ -333,19 +319,32 @@ class Linter:
                 "a {{...}} parameter is pasted into a script source; pass it as an argument",
             )
 
+    def check_steps(
+        self, groups: list[Any], path: str, templates: dict, workflow_parameters: set[str], inputs: set[str]
+    ) -> Scope:
+        rows = [
+            [s for s in group if isinstance(s, dict)] if isinstance(group, list) else [] for group in groups
+        ]
+        scopes, outputs = step_scopes(rows, templates)
+        for number, (row, row_scopes) in enumerate(zip(rows, scopes, strict=True)):
+            for index, (step, scope) in enumerate(zip(row, row_scopes, strict=True)):
+                for key, value in step.items():  # validateSteps resolves the whole step; inline: not checked
+                    if key != "inline":
+                        self.check_refs(
+                            value, f"{path}[{number}][{index}].{key}", workflow_parameters, inputs, scope
+                        )
+        return outputs
+
     def check_dag(
         self, dag: dict[str, Any], path: str, templates: dict, workflow_parameters: set[str], inputs: set[str]
-    ) -> None:
+    ) -> Scope:
         tasks = {t.get("name"): t for t in dag.get("tasks") or [] if isinstance(t, dict)}
         graph = {name: task_dependencies(task) for name, task in tasks.items()}
         cycle = find_cycle(graph)
         if cycle:
             self.add(f"{path}.tasks", "the DAG has a cycle: " + " -> ".join(cycle))
-        templates_of = {name: task.get("template") for name, task in tasks.items()}
-        outputs_of = {
-            name: _names(((templates.get(t) or {}).get("outputs") or {}).get("parameters"))
-            for name, t in templates_of.items()
-        }
+        upstream = {name: ancestors(graph, name) if not cycle else set(tasks) for name in tasks}
+        scopes, outputs = task_scopes(tasks, upstream, templates)
         for index, (name, task) in enumerate(tasks.items()):
             task_path = f"{path}.tasks[{index}]"
             for dependency in sorted(graph[name]):
@@ -358,9 +357,10 @@ class Linter:
                 self.check_arguments(task, template, task_path)
             elif task.get("template"):  # without one, a templateRef names another object's
                 self.add(f"{task_path}.template", f"template '{task.get('template')}' does not exist")
-            scope = TaskScope(templates_of, outputs_of, ancestors(graph, name) if not cycle else set(tasks))
-            for key in ("arguments", "when"):
-                self.check_refs(task.get(key), f"{task_path}.{key}", workflow_parameters, inputs, scope)
+            for key, value in task.items():  # validateDAG resolves the whole task; inline: not checked
+                if key != "inline":
+                    self.check_refs(value, f"{task_path}.{key}", workflow_parameters, inputs, scopes[name])
+        return outputs
 
     def check_arguments(self, task: dict[str, Any], template: dict[str, Any], path: str) -> None:
         given = _names((task.get("arguments") or {}).get("parameters"))

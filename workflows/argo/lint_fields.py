@@ -11,7 +11,7 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 # Hera's event models hold these as protobuf messages; the CRD takes free YAML there.
 OPAQUE_MODELS = {"K8SResource"}
@@ -41,6 +41,9 @@ def unknown_fields(value: Any, annotation: Any, path: str) -> Iterator[str]:
     if not models or models[0].__name__ in OPAQUE_MODELS:
         return
     model = models[0]
+    if issubclass(model, RootModel):  # a wrapper (a steps group, a loop item): its root's fields
+        yield from unknown_fields(value, model.model_fields["root"].annotation, path)
+        return
     fields = {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
     if not fields:  # a free-form object (labels, annotations)
         return
