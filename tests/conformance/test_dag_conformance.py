@@ -12,9 +12,11 @@ from tests.conformance import (
     dag_cases,
     depends_cases,
     entry_cases,
+    exit_cases,
     flow_cases,
     hook_cases,
     loop_cases,
+    nested_cases,
     output_cases,
     parameter_cases,
     retry_cases,
@@ -35,6 +37,8 @@ CASES += [
     *parameter_cases.CASES,
 ]
 CASES += hook_cases.CASES  # lifecycle hooks
+CASES += nested_cases.CASES  # loops and parallelism in nested templates
+CASES += exit_cases.CASES  # a dag or steps exit handler
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -10,7 +10,6 @@ from tests.local.test_local_executor import container, workflow
 from workflows.local.executor import LocalRun
 
 INNER_DAG = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok"}]}}
-INNER_LOOP = {"name": "inner", "dag": {"tasks": [{"name": "x", "template": "ok", "withItems": [1, 2]}]}}
 INNER_STEPS = {"name": "isteps", "steps": [[{"name": "x", "template": "ok"}]]}
 STEP_HOOKS = {
     "name": "isteps",
@@ -46,14 +45,11 @@ def with_task_template(template: dict, **spec) -> dict:
     ("doc", "message"),
     [
         (
-            with_task_template(INNER_LOOP),
-            "template 'inner': task 'x': a loop in a nested dag template is not implemented",
-        ),
-        (
             workflow(
-                [{"name": "a", "template": "ok"}], [container("ok", "pass"), INNER_STEPS], onExit="isteps"
+                [{**DAG_HOOK, "hooks": {"exit": {"template": "isteps"}}}],
+                [container("ok", "pass"), INNER_STEPS],
             ),
-            "template 'isteps': a steps template used as the exit handler is not implemented",
+            "template 'isteps': a steps template used as a lifecycle hook is not implemented",
         ),
         (
             with_task_template(STEP_HOOKS),
@@ -74,16 +70,24 @@ def with_task_template(template: dict, **spec) -> dict:
             "spec.hooks.h.expression: a hook other than 'exit' needs an expression",
         ),
         (
-            with_task_template({**INNER_DAG, "retryStrategy": {"limit": 1}}),
-            "template 'inner': retryStrategy on a nested dag template is not implemented",
+            with_task_template({**INNER_DAG, "retryStrategy": {"retryPolicy": "Always"}}),
+            "template 'inner': a retryStrategy without a limit retries the dag template 'inner' without end in Argo",
+        ),
+        (
+            workflow(
+                [{"name": "a", "template": "ok"}],
+                [container("ok", "pass"), {**INNER_DAG, "retryStrategy": {"limit": 1}}],
+                onExit="inner",
+            ),
+            "template 'inner': a retryStrategy on the dag exit handler 'inner' is not implemented",
+        ),
+        (
+            with_task_template({**INNER_DAG, "activeDeadlineSeconds": 5}),
+            "template 'inner': activeDeadlineSeconds on a nested dag template is not implemented",
         ),
         (
             with_task_template(PATH_ON_DAG),
             "outputs.parameters[0].valueFrom.path: the local executor does not support valueFrom 'path' on a dag",
-        ),
-        (
-            workflow([{"name": "a", "template": "ok"}], [container("ok", "pass"), INNER_DAG], onExit="inner"),
-            "template 'inner': a dag template used as the exit handler is not implemented",
         ),
         (with_task_template(NO_COMMAND), "template 'bare': a container without a command is not implemented"),
         (workflow([{"name": "a", "template": "nope"}], []), "task 'a': template 'nope' does not exist"),
@@ -92,8 +96,8 @@ def with_task_template(template: dict, **spec) -> dict:
             "template 'bare': a container without a command is not implemented",
         ),
         (
-            with_task_template(container("ok2", "pass"), retryStrategy={"limit": 2}),
-            "spec.retryStrategy: Argo applies it to the dag template 'main' too (a retry runs the whole template",
+            with_task_template(container("ok2", "pass"), retryStrategy={"retryPolicy": "OnError"}),
+            "spec.retryStrategy: a retryStrategy without a limit retries the dag template 'main' without end",
         ),
         (
             {
@@ -103,7 +107,7 @@ def with_task_template(template: dict, **spec) -> dict:
                     "templates": [{**INNER_STEPS, "retryStrategy": {}}, container("ok", "pass")],
                 },
             },
-            "template 'isteps': retryStrategy on a steps entrypoint (a retry runs the whole steps again)",
+            "template 'isteps': a retryStrategy without a limit retries the steps template 'isteps' without end",
         ),
         (
             with_task_template(
@@ -125,20 +129,20 @@ def with_task_template(template: dict, **spec) -> dict:
         ),
     ],
     ids=[
-        "loop-in-nested-dag",
-        "steps-as-exit-handler",
+        "steps-as-an-exit-hook",
         "hook-template-ref",
         "hook-on-a-loop",
         "dag-as-a-hook",
         "hook-without-expression",
-        "retry-of-a-nested-dag",
+        "retry-of-a-nested-dag-without-limit",
+        "retry-of-a-dag-exit-handler",
+        "deadline-of-a-nested-dag",
         "path-output-of-a-dag",
-        "dag-as-exit-handler",
         "container-without-command",
         "missing-template",
         "container-entry-without-command",
-        "workflow-retry-on-the-dag-entrypoint",
-        "retry-on-a-steps-entrypoint",
+        "workflow-retry-without-limit-on-the-dag-entrypoint",
+        "empty-retry-on-a-steps-entrypoint",
         "outputs-of-a-suspend-template",
         "suspend-duration-unparsable",
         "suspend-unknown-field",

@@ -95,6 +95,21 @@ def test_exit_handler(tmp_path):
 
 
 @pytest.mark.e2e
+def test_workflow_on_exit(tmp_path):
+    """A DAG exit handler: its tasks as ``onExit.<task>`` (dag.go taskNodeName under ``<wf>.onExit``), those for
+    Succeeded run and those for Error are Skipped (their ``when`` false), and the handler's DAG Succeeded."""
+    done, run = run_example(tmp_path, "workflow_on_exit")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run["phase"] == "Succeeded"
+    assert phases(run) == {
+        "t1": "Succeeded", "t2": "Succeeded",
+        "onExit.t3": "Succeeded", "onExit.t4": "Succeeded", "onExit.t5": "Skipped", "onExit.t6": "Skipped",
+    }  # fmt: skip
+    assert (run["exit_handler"]["template"], run["exit_handler"]["phase"]) == ("exit-procedure", "Succeeded")
+    assert run["nodes"]["onExit.t4"]["started_at"] >= run["nodes"]["onExit.t3"]["finished_at"]
+
+
+@pytest.mark.e2e
 def test_retry(tmp_path):
     done, run = run_example(tmp_path, "retry")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -218,3 +218,32 @@ def test_the_workflow_deadline_stops_a_steps_run_before_its_next_group(tmp_path)
     local = run(tmp_path, doc)
     assert (local.record.phase, local.record.message) == ("Failed", "Max duration limit exceeded")
     assert phases(local) == {"[0]": "Failed", "[0].slow": "Failed"}
+
+
+# Each step leaves a mark while it runs and reports how many others it saw: none when they never overlap.
+OVERLAP = container(
+    "overlap",
+    WRITE + "import time; d=pathlib.Path(sys.argv[1]); me=d/str(os.getpid()); me.touch(); time.sleep(0.3); "
+    "(out/'p').write_text(str(sum(1 for f in d.iterdir() if f != me))); me.unlink()",
+    inputs=["m"],
+    outputs=["p"],
+)
+
+
+def test_a_nested_templates_parallelism_runs_its_children_one_at_a_time(tmp_path):
+    """operator.go checkParallelism: a nested dag or steps template of parallelism 1 has at most one active
+    child (countActiveChildren), its loop items included; the run's own parallelism is 4."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    looped = {"name": "x", "template": "overlap", **m(str(marks)), "withItems": [1, 2, 3]}
+    inner_dag = {"name": "inner-dag", "parallelism": 1, "dag": {"tasks": [looped, {**looped, "name": "y"}]}}
+    group = [step(s, "overlap", **m(str(marks))) for s in "abc"]
+    inner_steps = {"name": "inner-steps", "parallelism": 1, "steps": [group]}
+    doc = steps_workflow(
+        [[step("d", "inner-dag")], [step("s", "inner-steps")]], [inner_dag, inner_steps, OVERLAP]
+    )
+    local = run(tmp_path, doc)
+    assert local.record.phase == "Succeeded", local.record.message
+    seen = {name: node.outputs["p"] for name, node in local.record.nodes.items() if node.outputs}
+    assert len(seen) == 9
+    assert set(seen.values()) == {"0"}

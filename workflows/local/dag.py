@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from steps.errors import BadInput
@@ -140,10 +141,19 @@ def task_scope(run: Any) -> dict[str, str]:
     A task's ``status``, its output parameters, and from its last attempt ``outputs.result`` and
     ``outputs.exitCode`` (controller.go ``addOutputsToLocalScope``). A Skipped or Omitted task's declared
     output parameters are their ``valueFrom.default``, or absent optionals (scope.go ``addSkippedNodeOutputsToScope``)."""
-    scope = {**run.scope, **run.entry_inputs}
+    scope = {**run.scope, **run.entry_inputs, "workflow.duration": workflow_duration(run.record.started_at)}
     for name, node in run.record.nodes.items():
         node_scope(run, node, f"tasks.{name}", scope)
     return scope
+
+
+def workflow_duration(started_at: str) -> str:
+    """``workflow.duration``: seconds since the workflow started, as ``%f`` (operator.go ``operate`` sets it
+    on each pass from ``status.startedAt``, a whole second; ``0.000000`` before it starts)."""
+    if not started_at:
+        return f"{0:.6f}"
+    began = datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return f"{(datetime.now(UTC) - began).total_seconds():.6f}"
 
 
 def node_scope(run: Any, node: Any, prefix: str, scope: dict[str, str]) -> None:
@@ -201,7 +211,8 @@ def task_inputs(run: Any, task: dict, template: dict, scope: dict[str, str]) -> 
     value or default (common.ProcessArgs). An argument that is only a reference to an absent optional gives
     way to the input's own default (controller/scope.go ``dropSkippedDefaultedArgs``)."""
     given = {p["name"]: p.get("value", "") for p in (task.get("arguments") or {}).get("parameters") or []}
-    values = dict(run.scope)
+    duration = workflow_duration(run.record.started_at)  # a global parameter, as of now
+    values = {**run.scope, "workflow.duration": duration}
     for parameter in (template.get("inputs") or {}).get("parameters") or []:
         key = parameter["name"]
         reference = pure_reference(str(given.get(key, "")))

@@ -6,7 +6,8 @@ Argo does it: ``depends``/``dependencies`` (``.Succeeded .Failed .Errored .Skipp
 ``&& || !``), ``when``, ``retryStrategy`` (``limit``, ``retryPolicy``, ``backoff``
 ``duration/factor/maxDuration``, ``expression`` over ``lastRetry``), ``continueOn``,
 ``activeDeadlineSeconds`` of templates and of the workflow (the process group is killed),
-``failFast``, ``onExit`` with ``{{workflow.status}}`` and ``{{workflow.failures}}``, the DAG's
+``failFast``, ``onExit`` (a dag or steps template too) with ``{{workflow.status}}``, ``{{workflow.failures}}``
+and ``{{workflow.duration}}``, the DAG's
 phase from its leaf tasks (an omitted task inherits its parents' failure, as in Argo's
 ``assessDAGPhase``), ``synchronization.mutexes`` (a file lock), parallel tasks up to ``parallelism``,
 the entrypoint's inputs from ``spec.arguments``, ``outputs.result``/``outputs.exitCode``, and a skipped
@@ -46,6 +47,7 @@ from workflows.argo.lint import task_dependencies
 from workflows.local import entry_pod, global_outputs, hooks, loops, nested, steps_template, suspend
 from workflows.local import stop as local_stop
 from workflows.local.attempt import WORKFLOW_DEADLINE_MESSAGE, run_attempt
+from workflows.local.composite_retry import retried_entry, strategy_of
 from workflows.local.dag import (
     assess,
     entry_inputs,
@@ -57,7 +59,7 @@ from workflows.local.dag import (
 )
 from workflows.local.locks import FileLocks
 from workflows.local.preflight import Unsupported, check_enums, check_supported
-from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, failures, now_iso
+from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, now_iso
 from workflows.local.retry import retry_limit, should_retry
 from workflows.local.substitution import parse_duration, substitute
 from workflows.local.warm_start import WarmStarter
@@ -150,7 +152,9 @@ class LocalRun:
 
     def run(self) -> RunRecord:
         entry = self.templates.get(self.spec.get("entrypoint")) or {}
-        if "steps" in entry:  # a steps entrypoint (workflows.local.steps_template)
+        if nested.is_nested(entry) and strategy_of(self, entry):  # a Retry node: its runs (0), (1)...
+            body = lambda: retried_entry(self, entry)  # noqa: E731
+        elif "steps" in entry:  # a steps entrypoint (workflows.local.steps_template)
             body: Callable[[], str] = lambda: steps_template.run_entry(self, entry)  # noqa: E731
         elif "dag" not in entry:  # a container, script, resource or suspend entrypoint (entry_pod)
             body = lambda: entry_pod.run_entry(self, entry)  # noqa: E731
@@ -180,7 +184,7 @@ class LocalRun:
     def run_dag(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> str:
         self.schedule(tasks, graph, fail_fast)
         local_stop.settle_unstarted(self, tasks, graph)
-        loops.settle(self, stopped=True)
+        loops.settle(self, tasks, stopped=True)
         return assess(self, tasks, graph)
 
     def execute_body(self, body: Callable[[], str]) -> None:
@@ -264,7 +268,7 @@ class LocalRun:
 
     def start_ready(self, pool, running: dict[Future, str], tasks, graph, fail_fast: bool) -> bool:
         """Start the ready tasks and loop items up to parallelism; True when a looped task expanded."""
-        loops.settle(self)
+        loops.settle(self, tasks)
         expanded = False
         for name in ready(self, tasks, graph, fail_fast):
             if loops.is_looped(tasks[name]):  # a task group: its items start below
@@ -273,7 +277,7 @@ class LocalRun:
             elif len(running) < self.parallelism:
                 self.record.nodes[name].phase = Phase.Running
                 running[pool.submit(hooks.execute, self, tasks[name])] = name  # with its lifecycle hooks
-        for name in loops.ready_items(self) if not self.stopping.is_set() else []:
+        for name in loops.ready_items(self, tasks) if not self.stopping.is_set() else []:
             if len(running) >= self.parallelism:
                 break
             self.record.nodes[name].phase = Phase.Running
@@ -314,7 +318,7 @@ class LocalRun:
             attempt, outputs = run_attempt(self, node, template, {**inputs, "retries": str(number)}, number)
             if attempt.phase == Phase.Succeeded:
                 node.outputs = outputs
-                self.finish(node, Phase.Succeeded, "", first_start)
+                self.finish(node, Phase.Succeeded, attempt.message, first_start)  # a step's note: "cached"
                 return
             with self.lock:
                 self.save()
@@ -373,17 +377,7 @@ class LocalRun:
         if not handler:
             return
         self.stopping.clear()
-        self.record.exit_handler = Node(
-            name=f"{self.record.name}.onExit", template=handler, phase=Phase.Running
-        )
-        scope = {
-            **task_scope(self),
-            "workflow.status": self.record.phase,
-            "workflow.failures": json.dumps(failures(self.record)),
-        }
-        self.scope.update(
-            {"workflow.status": scope["workflow.status"], "workflow.failures": scope["workflow.failures"]}
-        )
+        scope = hooks.start_exit_handler(self, handler)  # its node, and workflow.status/failures/duration
         self.save()
         self.execute(hooks.exit_task(self), node_name="onExit", scope=scope)  # with its arguments
         exit_node = self.record.exit_handler

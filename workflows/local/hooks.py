@@ -167,6 +167,19 @@ def exit_task(run: LocalRun) -> dict[str, Any] | None:
     }
 
 
+def start_exit_handler(run: LocalRun, handler: str) -> dict[str, str]:
+    """The workflow's exit handler node, ``<wf>.onExit``, and the scope it runs in: the run's, with
+    ``workflow.status``, ``workflow.failures`` and ``workflow.duration`` (operator.go ``operate``). A dag or steps
+    handler's children are ``onExit.<task>`` / ``onExit[i].<step>``, the workflow's name left out as for every node;
+    a resumed run drops the ones it kept, as util.go ``FormulateRetryWorkflow`` drops every ``<wf>.onExit*`` node."""
+    for name in [name for name in run.record.nodes if name.startswith(("onExit.", "onExit["))]:
+        del run.record.nodes[name]
+    run.record.exit_handler = Node(name=f"{run.record.name}.onExit", template=handler, phase=Phase.Running)
+    scope = workflow_scope(run, run.record.phase)
+    run.scope.update({key: scope[key] for key in ("workflow.status", "workflow.failures")})  # for its steps
+    return scope
+
+
 def workflow_arguments(run: LocalRun) -> dict[str, Any]:
     return {"parameters": [{"name": key, "value": value} for key, value in run.record.parameters.items()]}
 

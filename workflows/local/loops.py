@@ -18,6 +18,7 @@ else the strings), and ``tasks.X.outputs.parameters`` the list of each item's pa
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError
@@ -126,20 +127,22 @@ def items_of(task: dict[str, Any], scope: dict[str, str]) -> list[Any]:
     return expand_sequence(substitute(task["withSequence"], scope))
 
 
-def expand(run: LocalRun, task: dict[str, Any]) -> None:
+def expand(run: LocalRun, task: dict[str, Any], scope: dict[str, str] | None = None) -> None:
     """Start a looped task whose dependencies are met: its item nodes, or its group Skipped or Error.
 
-    Called under the run's lock. An item node kept Succeeded from a resumed run is reused."""
+    ``task["name"]`` is its group's node name (``<dag node>.<task>`` in a nested DAG, dag.go taskNodeName) and
+    ``scope`` its DAG's (the entrypoint's by default). Called under the run's lock. An item node kept Succeeded
+    from a resumed run is reused."""
     from workflows.local.dag import task_scope, when_holds
 
     group = run.record.nodes[task["name"]]
-    scope = task_scope(run)
+    scope = task_scope(run) if scope is None else scope
     try:
         items = items_of(task, scope)
     except ExpressionError as exc:
         finish_group(run, group, Phase.Error, str(exc))
         return
-    old = {name for name in run.record.nodes if name != task["name"] and task_of(name) == task["name"]}
+    old = {name for name in run.record.nodes if is_item_of(name, task["name"])}
     group.children, group.started_at = [], group.started_at or now_iso()
     template = {key: value for key, value in task.items() if key not in LOOP_KEYS}
     for index, item in enumerate(items):
@@ -166,26 +169,37 @@ def expand(run: LocalRun, task: dict[str, Any]) -> None:
         finish_group(run, group, Phase.Skipped, EMPTY_MESSAGE)
         return
     group.phase = Phase.Running
-    settle(run)
+    settle(run, [task["name"]])
 
 
-def ready_items(run: LocalRun) -> list[str]:
-    """The items of running groups not started yet, in order."""
+def is_item_of(name: str, group: str) -> bool:
+    """Whether node ``name`` is an item of group ``group`` (``group(0:a)``), not a node nested in an item."""
+    rest = name[len(group) :] if name.startswith(group + "(") else ""
+    return bool(rest) and rest.endswith(")") and ")." not in rest
+
+
+def groups_of(run: LocalRun, names: Iterable[str]) -> list[Node]:
+    """The running task groups among the nodes ``names`` (one DAG's tasks: each DAG starts its own items)."""
+    nodes = [run.record.nodes.get(name) for name in names]
+    return [group for group in nodes if group is not None and group.phase == Phase.Running and group.children]
+
+
+def ready_items(run: LocalRun, names: Iterable[str]) -> list[str]:
+    """The items of the running groups among ``names`` not started yet, in order."""
     return [
         name
-        for group in run.record.nodes.values()
-        if group.phase == Phase.Running and group.children
+        for group in groups_of(run, names)
         for name in group.children
         if run.record.nodes[name].phase == Phase.Pending
     ]
 
 
-def settle(run: LocalRun, stopped: bool = False) -> None:
-    """Give each running group whose items are all done its phase; with ``stopped``, the items never
-    started first get theirs (as ``stop.settle_unstarted`` gives a task's)."""
+def settle(run: LocalRun, names: Iterable[str], stopped: bool = False) -> None:
+    """Give each running group among ``names`` whose items are all done its phase; with ``stopped``, the items
+    never started first get theirs (as ``stop.settle_unstarted`` gives a task's)."""
     from workflows.local import stop as local_stop
 
-    for group in list(run.record.nodes.values()):
+    for group in groups_of(run, names):
         if group.phase != Phase.Running or not group.children:
             continue
         items = [run.record.nodes[name] for name in group.children]

@@ -6,7 +6,11 @@ groups ``<node>[i]`` and their steps ``<node>[i].<step>`` (steps.go ``executeSte
 with its own ``inputs.parameters`` from the task's arguments (common.ProcessArgs), and its
 ``outputs.parameters`` come from its scope by ``valueFrom.parameter`` (or ``valueFrom.default``): steps.go and
 dag.go ``getTemplateOutputsFromScope``. A nested DAG's phase is ``assessDAGPhase``'s, as the entrypoint's.
-Loops on the tasks of a nested DAG are refused by preflight (the loop module keys its groups by task name).
+A nested DAG's looped task is a group ``<node>.<task>`` of items ``<node>.<task>(0:a)`` (dag.go taskNodeName of
+the expanded task), started by that DAG with its scope; ``tasks.<task>.outputs`` is their fan-in. A nested dag or
+steps template's ``parallelism`` caps its own active children (operator.go checkParallelism, countActiveChildren:
+the Pod, Steps and DAG nodes of its boundary, so tasks, items and nested templates but not task groups). A nested
+template with a retryStrategy (its own or the workflow's) is a Retry node of whole runs ``<node>(n)`` (composite_retry).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError
 from workflows.argo.lint import task_dependencies
-from workflows.local import hooks
+from workflows.local import composite_retry, hooks, loops
 from workflows.local import stop as local_stop
 from workflows.local.dag import assess, ready, task_inputs, task_scope
 from workflows.local.record import Node, Phase, now_iso
@@ -51,7 +55,10 @@ def run_nested(
         run.finish(node, Phase.Error, str(exc))
         return
     runner = run_dag if "dag" in template else run_steps
-    phase, message, outputs = runner(run, template, node.name, inputs)
+    if composite_retry.strategy_of(run, template):  # a Retry node: whole runs of the template, <node>(n)
+        runner = composite_retry.run_retried
+    prefix = "onExit" if node is run.record.exit_handler else node.name  # hooks.start_exit_handler
+    phase, message, outputs = runner(run, template, prefix, inputs)
     node.outputs = outputs
     run.finish(node, phase, message, began)
 
@@ -80,7 +87,8 @@ class _Nodes(Mapping):
         self.nodes, self.prefix, self.names = nodes, prefix, names
 
     def __getitem__(self, name: str) -> Node:
-        return self.nodes[f"{self.prefix}.{name}"]
+        # a task's name, or a loop item's whole node name (a task's name holds no '.' nor '(': validate.go)
+        return self.nodes[name if "." in name or "(" in name else f"{self.prefix}.{name}"]
 
     def __iter__(self) -> Iterator[str]:
         return (name for name in self.names if f"{self.prefix}.{name}" in self.nodes)
@@ -90,8 +98,9 @@ class _Nodes(Mapping):
 
 
 class _Record:
-    def __init__(self, nodes: _Nodes) -> None:
+    def __init__(self, nodes: _Nodes, started_at: str) -> None:
         self.nodes, self.message = nodes, ""
+        self.started_at = started_at  # the workflow's, for workflow.duration
 
 
 class DagView:
@@ -99,7 +108,7 @@ class DagView:
 
     def __init__(self, run: LocalRun, prefix: str, inputs: dict[str, str], names: list[str]) -> None:
         self.run, self.entry_inputs = run, inputs
-        self.record = _Record(_Nodes(run.record.nodes, prefix, names))
+        self.record = _Record(_Nodes(run.record.nodes, prefix, names), run.record.started_at)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.run, name)
@@ -109,7 +118,6 @@ def run_dag(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]) 
     """A DAG template nested in node ``prefix``: its tasks scheduled as the entrypoint's are (dag.py)."""
     tasks = {task["name"]: task for task in template["dag"].get("tasks") or []}
     graph = {name: task_dependencies(task) for name, task in tasks.items()}
-    fail_fast = template["dag"].get("failFast", True)
     view = DagView(run, prefix, inputs, list(tasks))
     readers = set(re.findall(r"tasks\.([\w-]+)\.outputs\.result\b", json.dumps(template)))
     run.capture_results.update(f"{prefix}.{name}" for name in readers)  # dag.py result_readers, nested
@@ -121,17 +129,17 @@ def run_dag(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]) 
                 kept.reused = True
             else:
                 run.record.nodes[full] = Node(name=full, template=task["template"])
+    limit = limit_of(run, template)
+    groups = [f"{prefix}.{name}" for name in tasks]
     running: dict[Future, str] = {}
-    with ThreadPoolExecutor(max_workers=run.parallelism, thread_name_prefix="nested") as pool:
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="nested") as pool:
         while True:
             with run.lock:
-                scope = task_scope(view)
-                for name in ready(view, tasks, graph, fail_fast):
-                    view.record.nodes[name].phase = Phase.Running
-                    task = {**tasks[name], "name": f"{prefix}.{name}"}
-                    running[pool.submit(hooks.execute, run, task, None, scope)] = name
+                expanded = start_ready(view, pool, running, tasks, graph, prefix, limit)  # dag.py ready()
                 run.save()
             if not running:
+                if expanded:  # a group settled at once (empty, or all its items skipped): look again
+                    continue
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -139,9 +147,41 @@ def run_dag(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]) 
                 future.result()
     with run.lock:
         local_stop.settle_unstarted(view, tasks, graph)
+        loops.settle(run, groups, stopped=True)
         phase = assess(view, tasks, graph)
         try:
             outputs = template_outputs(template, task_scope(view)) if phase == Phase.Succeeded else {}
         except ExpressionError as exc:
             return Phase.Error, str(exc), {}
     return phase, view.record.message if phase != Phase.Succeeded else "", outputs
+
+
+def limit_of(run: LocalRun, template: dict[str, Any]) -> int:
+    """How many children of one invocation of ``template`` run at once: its ``parallelism``, within the run's."""
+    return max(1, min(run.parallelism, int(template.get("parallelism") or run.parallelism)))
+
+
+def start_ready(
+    view: DagView, pool, running: dict[Future, str], tasks, graph, prefix: str, limit: int
+) -> bool:
+    """Start a nested DAG's ready tasks and loop items, up to ``limit`` at once; True when a looped task expanded.
+    Called under the run's lock."""
+    run = view.run
+    groups = [f"{prefix}.{name}" for name in tasks]
+    loops.settle(run, groups)
+    scope = task_scope(view)
+    expanded = False
+    for name in ready(view, tasks, graph, True):
+        task = {**tasks[name], "name": f"{prefix}.{name}"}
+        if loops.is_looped(task):  # a task group: its items start below
+            loops.expand(run, task, scope)
+            expanded = True
+        elif len(running) < limit:
+            view.record.nodes[name].phase = Phase.Running
+            running[pool.submit(hooks.execute, run, task, None, scope)] = name
+    for name in loops.ready_items(run, groups) if not run.stopping.is_set() else []:
+        if len(running) >= limit:
+            break
+        run.record.nodes[name].phase = Phase.Running
+        running[pool.submit(run.execute, run.item_tasks[name], None, scope)] = name
+    return expanded

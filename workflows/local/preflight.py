@@ -160,7 +160,7 @@ def parameters(holder: dict | None, where: str, kind: str, path: str, only) -> N
 def check_what_runs(spec: dict[str, Any]) -> None:
     """Every template a run would start is one the executor implements: a container, script, resource or suspend
     entrypoint, or a dag or steps entrypoint whose tasks and steps are those or nested dag or steps templates
-    (whose tasks and steps are checked the same way), and an exit handler that is not a dag or steps template."""
+    (whose tasks and steps are checked the same way), and an exit handler of any of these kinds."""
     templates = {template.get("name"): template for template in spec.get("templates") or []}
     entry = templates.get(spec.get("entrypoint"))
     if entry is None:
@@ -174,21 +174,13 @@ def check_what_runs(spec: dict[str, Any]) -> None:
         if template["name"] in seen:
             return
         seen.add(template["name"])
-        check_composite_retry(spec, template, nested)
-        for key in ("retryStrategy", "activeDeadlineSeconds", "parallelism") if nested else ():
-            if key in template:
-                raise Unsupported(
-                    f"template '{template['name']}': {key} on a nested {kind_of(template)} template is not "
-                    "implemented by the local executor"
-                )
+        check_composite_retry(spec, template)
+        if nested and "activeDeadlineSeconds" in template:
+            raise Unsupported(
+                f"template '{template['name']}': activeDeadlineSeconds on a nested {kind_of(template)} template is "
+                "not implemented by the local executor"
+            )
         for task in (template.get("dag") or {}).get("tasks") or []:
-            if nested and any(
-                task.get(key) not in (None, "", []) for key in ("withItems", "withParam", "withSequence")
-            ):
-                raise Unsupported(
-                    f"template '{template['name']}': task '{task.get('name')}': a loop in a nested dag template "
-                    "is not implemented by the local executor"
-                )
             used.append((task.get("template"), f"task '{task.get('name')}'"))
         for group in template.get("steps") or []:
             used.extend((step.get("template"), f"step '{step.get('name')}'") for step in group)
@@ -204,10 +196,10 @@ def check_what_runs(spec: dict[str, Any]) -> None:
         if template is None:
             raise Unsupported(f"{user}: template {name!r} does not exist")
         if "dag" in template or "steps" in template:
-            if user == "spec.onExit" or ".hooks." in user:
-                role = "a lifecycle hook" if ".hooks." in user else "the exit handler"
+            # spec.hooks.exit is the workflow's exit handler (GetExitHook), not a lifecycle hook
+            if ".hooks." in user and user != "spec.hooks.exit":
                 raise Unsupported(
-                    f"template '{name}': a {kind_of(template)} template used as {role} is not "
+                    f"template '{name}': a {kind_of(template)} template used as a lifecycle hook is not "
                     "implemented by the local executor"
                 )
             visit(template, True)
@@ -220,20 +212,24 @@ def check_what_runs(spec: dict[str, Any]) -> None:
             )
 
 
-def check_composite_retry(spec: dict[str, Any], template: dict[str, Any], nested: bool) -> None:
+def check_composite_retry(spec: dict[str, Any], template: dict[str, Any]) -> None:
     """Argo retries a dag or steps template too, its own retryStrategy or the workflow's (operator.go
-    executeTemplate, retryStrategy()): a failure runs the whole template again. The executor retries pods only."""
-    kind = kind_of(template)
-    if "retryStrategy" in template and not nested:
+    executeTemplate, retryStrategy()): each retry runs the whole template again (workflows.local.composite_retry).
+    Refused: a strategy without a ``limit`` (processNodeRetries then retries a failing template without end) and
+    a retried dag or steps exit handler."""
+    strategy = template["retryStrategy"] if "retryStrategy" in template else spec.get("retryStrategy")
+    if strategy is None:
+        return
+    kind, name = kind_of(template), template["name"]
+    where = f"template '{name}'" if "retryStrategy" in template else "spec.retryStrategy"
+    if str((strategy or {}).get("limit", "")).strip() == "":  # {} too: a Retry node all the same
         raise Unsupported(
-            f"template '{template['name']}': retryStrategy on a {kind} entrypoint (a retry runs the whole {kind} "
-            "again) is not implemented by the local executor: put it on the templates its tasks run"
+            f"{where}: a retryStrategy without a limit retries the {kind} template '{name}' without end in Argo: "
+            "give it a limit"
         )
-    if spec.get("retryStrategy") and "retryStrategy" not in template:
+    if name == (spec.get("onExit") or ((spec.get("hooks") or {}).get("exit") or {}).get("template")):
         raise Unsupported(
-            f"spec.retryStrategy: Argo applies it to the {kind} template '{template['name']}' too (a retry runs "
-            "the whole template again), which the local executor does not implement: set retryStrategy on the "
-            "container and script templates instead"
+            f"{where}: a retryStrategy on the {kind} exit handler '{name}' is not implemented by the local executor"
         )
 
 

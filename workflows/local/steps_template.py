@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError
 from workflows.local import global_outputs, hooks, loops
-from workflows.local.dag import continues_on, node_scope, task_inputs, when_holds
-from workflows.local.nested import template_outputs
+from workflows.local.dag import continues_on, node_scope, task_inputs, when_holds, workflow_duration
+from workflows.local.nested import limit_of, template_outputs
 from workflows.local.record import FAILED, Node, Phase, now_iso
 from workflows.local.substitution import substitute
 
@@ -53,7 +53,8 @@ def run_steps(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]
             return Phase.Failed, STOPPED, {}
         name = f"{prefix}[{index}]"
         scope.update(global_outputs.scope_of(run.record))  # globalName outputs set by the groups before
-        phase, message = run_group(run, group or [], name, scope, readers)
+        scope["workflow.duration"] = workflow_duration(run.record.started_at)  # operator.go: on each pass
+        phase, message = run_group(run, group or [], name, scope, readers, limit_of(run, template))
         if phase != Phase.Succeeded:  # steps.go: sgNode.FailedOrError() fails the steps node
             return Phase.Failed, message, {}
         add_outputs(run, group or [], name, scope)
@@ -64,9 +65,10 @@ def run_steps(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]
 
 
 def run_group(
-    run: LocalRun, group: list[dict], name: str, scope: dict[str, str], readers: set[str]
+    run: LocalRun, group: list[dict], name: str, scope: dict[str, str], readers: set[str], limit: int
 ) -> tuple[str, str]:
-    """One step group: its steps expanded and started in parallel; its phase and message once all are done."""
+    """One step group: its steps expanded and started in parallel, at most ``limit`` at once (the template's
+    ``parallelism``, operator.go checkParallelism); its phase and message once all are done."""
     node = Node(name=name, template="", phase=Phase.Running, started_at=now_iso())
     began = time.monotonic()
     with run.lock:
@@ -107,7 +109,7 @@ def run_group(
         if step["name"] in readers:
             run.capture_results.add(f"{name}.{step['name']}")
         start.append(({**expanded, "name": child_name}, child))
-    with ThreadPoolExecutor(max_workers=run.parallelism, thread_name_prefix="step") as pool:
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="step") as pool:
         futures = []
         for task, child in start:
             with run.lock:
