@@ -5,7 +5,8 @@ buildDate, gitCommit, gitTag, gitTreeState, goVersion, compiler, platform; ``arg
 ``GET /api/v1/workflow-templates/{ns}/{name}``,
 ``GET /api/v1/cron-workflows/{ns}/{name}``, ``POST /api/v1/workflows/{ns}`` (body
 ``{namespace, workflow}``), ``GET /api/v1/workflows/{ns}/{name}``, ``PUT .../{name}/retry`` and
-``GET .../{name}/log`` (one JSON ``{"result": {content, podName}}`` per line). Its errors carry
+``GET .../{name}/log`` (one JSON ``{"result": {content, podName}}`` per line), and the list
+``GET /api/v1/workflows/{ns}?listOptions.labelSelector=k=v`` (``{metadata, items}``). Its errors carry
 grpc-gateway's body ``{code, message}``.
 
 Kubernetes API, as the API server serves Argo's custom resources (the Kubernetes API conventions,
@@ -250,6 +251,16 @@ class FakeCluster:
             return
         status["phase"] = "Succeeded"
 
+    def labelled(self, selector: str) -> list[dict[str, Any]]:
+        """The Workflows a list with this equality-based label selector (``a=b,c=d``) returns, by name."""
+        wanted = dict(term.split("=", 1) for term in selector.split(",") if "=" in term)
+        return [
+            copy.deepcopy(document)
+            for (plural, _), document in sorted(self.objects.items())
+            if plural == "workflows"
+            and all((document["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+        ]
+
     def pod_name(self, workflow: dict[str, Any], node: dict[str, Any]) -> str:
         return f"{workflow['metadata']['name']}-{node['templateName']}-{node['id'].rsplit('-', 1)[-1]}"
 
@@ -307,6 +318,10 @@ class FakeCluster:
         if request.method == "POST" and plural == "workflows" and name is None:
             workflow = copy.deepcopy(request.body["workflow"])
             return self.create_workflow(workflow, 200, "argo")
+        if request.method == "GET" and plural == "workflows" and name is None:
+            selector = (request.query or {}).get("listOptions.labelSelector", [""])[0]
+            listed = {"metadata": {"resourceVersion": str(self.version)}, "items": self.labelled(selector)}
+            return Reply(200, listed)
         stored = self.objects.get((plural, name or ""))
         if stored is None:
             return argo_error(404, 5, f'{plural}.argoproj.io "{name}" not found')
@@ -363,6 +378,11 @@ class FakeCluster:
                 message = f'{plural}.{GROUP} "{key[1]}" already exists'
                 return status(409, "AlreadyExists", message, details | {"name": key[1]})
             return Reply(201, self.put(plural, document, manager))
+        if request.method == "GET" and plural == "workflows" and name is None:
+            selector = (request.query or {}).get("labelSelector", [""])[0]
+            found = {"apiVersion": f"{GROUP}/v1alpha1", "kind": "WorkflowList", "items": []}
+            found["items"] = self.labelled(selector)
+            return Reply(200, found | {"metadata": {"resourceVersion": str(self.version)}})
         stored = self.objects.get((plural, name or ""))
         if stored is None:
             return status(404, "NotFound", f'{plural}.{GROUP} "{name}" not found', details)

@@ -155,7 +155,8 @@ def cost_command(
 
     settings = load_settings()
     if run or cluster:
-        show_run(one_ledger(run, cluster, settings), as_json)
+        ledger, started = one_ledger(run, cluster, settings)
+        show_run(ledger, as_json, started)
         return
     after = since_date(since)
     chosen = [
@@ -222,15 +223,16 @@ def version_table(versions: list[dict], currency: str) -> Table:
     return view
 
 
-def one_ledger(run: str | None, cluster: bool, settings) -> Ledger:
-    """A local run's ledger (its cost.json, or made now), or a cluster run's from its Workflow's status."""
+def one_ledger(run: str | None, cluster: bool, settings) -> tuple[Ledger, list[Ledger]]:
+    """A local run's ledger (its cost.json, or made now), or a cluster run's from its Workflow's status
+    with those of the Workflows it started (a drift check's retrain)."""
     if not run:
         raise BadInput("--cluster: name the Workflow with --run NAME")
     if cluster:
+        from workflows.cluster.child_ledger import fetch_family
         from workflows.cluster.client import ArgoServer
-        from workflows.cluster.ledger import fetch_ledger
 
-        found = fetch_ledger(ArgoServer(settings), run, settings)
+        found = fetch_family(ArgoServer(settings), run, settings)
         if found is None:
             raise BadInput(f"--run {run!r}: no such Workflow in namespace {settings.namespace}")
         return found
@@ -239,13 +241,15 @@ def one_ledger(run: str | None, cluster: bool, settings) -> Ledger:
     run_dir = Path(settings.runs_root) / run
     if not (run_dir / "run.json").exists():
         raise BadInput(f"--run {run!r}: no local run of that name under {settings.runs_root}")
-    return read_cost(run_dir) or local_ledger(run_dir, settings)
+    return read_cost(run_dir) or local_ledger(run_dir, settings), []
 
 
-def show_run(ledger: Ledger, as_json: bool) -> None:
-    """Every attempt of one run, its billed hours and cost, retried and preempted ones marked."""
+def show_run(ledger: Ledger, as_json: bool, started: list[Ledger] | None = None) -> None:
+    """Every attempt of one run, its billed hours and cost, retried and preempted ones marked; then the
+    runs it started, each with this one's cost in what its model cost."""
     if as_json:
-        print(json.dumps(ledger.to_json(), indent=2))
+        shown = ledger.to_json() | ({"started": [child.to_json() for child in started]} if started else {})
+        print(json.dumps(shown, indent=2))
         return
     currency = ledger.prices.get("currency", "USD")
     view = Table(
@@ -284,3 +288,7 @@ def show_run(ledger: Ledger, as_json: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    for child in started or []:
+        show_run(child, False)
+        what = money(child.totals()["model_cost"], child)
+        out.print(f"{child.run}: its model cost {what}, {ledger.run}'s included", highlight=False)

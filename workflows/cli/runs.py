@@ -44,6 +44,7 @@ def run_command(
     """Run a compiled workflow on this machine, every task a subprocess.
 
     Example: mlops run training -p epochs=5 -p min-auc=0.8;
+    mlops run training -p max-cost=0.50 (a budget: refused if estimated over, stopped once over);
     mlops run pipeline.py:w --with templates/
     """
     run_workflow(workflow, parse_parameters(param or []), parallelism, resume, with_ or [])
@@ -85,6 +86,7 @@ def run_locally(
     ``with_``: the ``--with`` paths whose WorkflowTemplates its references name."""
     import yaml
 
+    from workflows.local.budget import take_budget
     from workflows.local.executor import LocalRun
     from workflows.local.loading import library_documents
     from workflows.local.parameter_check import check_parameters
@@ -111,17 +113,22 @@ def run_locally(
         for name, value in settings.workflow_parameters().items():
             if name in declared and name not in parameters:
                 parameters[name] = value
+    budget = take_budget(parameters, doc)  # -p max-cost / max-gpu-hours: the gate's, not the workflow's
     check_parameters(doc, parameters)  # `-p epochs=abc` refused now, not when train starts
     out = console()
     with Progress(out) as progress:
         run = LocalRun(
-            doc, parameters, settings.runs_root, parallelism, previous=previous, on_change=progress,
+            doc, parameters, settings.runs_root, parallelism, previous=previous,
+            on_change=budget.watching(progress, settings),
             load_template=local_templates(settings, library), warm_start=settings.local_warm_start,
         )  # fmt: skip
+        checked = None if previous else budget.refuse_if_over(run, settings)  # over its estimate: 65, no step
         out.print(
             f"{'resuming' if previous else 'running'} {run.record.name} in {run.record.run_dir}",
             highlight=False,
         )
+        if checked:
+            out.print(checked, highlight=False, markup=False, soft_wrap=True)
 
         def say(line: str) -> None:
             out.print(line, style="bold", highlight=False, markup=False)
@@ -141,7 +148,7 @@ def run_locally(
     settle_cost(out, record, settings)  # cost.json, and the totals on its MLflow runs and model version
     if stopper.exit_code() is not None:
         sys.exit(stopper.exit_code())  # a stopped run ends the command too (`mlops watch` included)
-    return record, run.exit_code()
+    return record, budget.exit_code() or run.exit_code()
 
 
 @contract_errors

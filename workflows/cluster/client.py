@@ -103,6 +103,14 @@ class ArgoServer:
         found = self._call(f"get {kind} {name}", getter, name, namespace=self.namespace)
         return found.dict(by_alias=True, exclude_none=True) if found is not None else None
 
+    def list_workflows(self, label_selector: str) -> list[dict[str, Any]]:
+        """The namespace's Workflows carrying these labels (``GET /api/v1/workflows/{ns}``, labelSelector)."""
+        found = self._call(
+            f"list Workflows {label_selector}", self.service.list_workflows,
+            namespace=self.namespace, label_selector=label_selector,
+        )  # fmt: skip
+        return [w.model_dump(by_alias=True, exclude_none=True) for w in (found.items or [])] if found else []
+
     def create(self, document: dict[str, Any]) -> dict[str, Any]:
         import hera.workflows.models as m
 
@@ -239,6 +247,13 @@ class KubeApi:
             f"get {kind} {name}", self.custom.get_namespaced_custom_object,
             GROUP, VERSION, self.namespace, self._plural(kind), name, kind=kind,
         )  # fmt: skip
+
+    def list_workflows(self, label_selector: str) -> list[dict[str, Any]]:
+        found = self._call(
+            f"list Workflows {label_selector}", self.custom.list_namespaced_custom_object,
+            GROUP, VERSION, self.namespace, "workflows", label_selector=label_selector, kind="Workflow",
+        )  # fmt: skip
+        return (found or {}).get("items") or []
 
     def create(self, document: dict[str, Any]) -> dict[str, Any]:
         kind = document["kind"]
