@@ -17,9 +17,9 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from steps.errors import (
     EXIT_OK,
@@ -46,14 +46,19 @@ class StepParams(BaseModel):
     """Base of every step's parameters: every step works inside one run folder."""
 
     model_config = ConfigDict(extra="forbid")
+    # Parameters that say where or whether, not what: left out of the step cache's key (steps.cache_key).
+    NOT_IN_CACHE_KEY: ClassVar[frozenset[str]] = frozenset({"run_dir", "cache"})
 
     run_dir: str = ".mlops/runs/manual"
+    cache: bool = Field(True, description="reuse the result of an identical earlier run (steps.cache)")
 
 
 class StepResult(BaseModel):
     """Base of every step's result; each field becomes an output parameter file."""
 
 
+# A line the step leaves for the node's message (the local executor shows it), beside its output files.
+MESSAGE_FILE = ".message"
 P = TypeVar("P", bound=StepParams)
 R = TypeVar("R", bound=StepResult)
 
@@ -175,10 +180,11 @@ def usage(started: float, start_rss: float) -> dict[str, Any]:
     }
 
 
-def write_outputs(result: StepResult, outputs_dir: Path) -> None:
+def write_outputs(result: StepResult | dict[str, Any], outputs_dir: Path) -> None:
     """One file per field, as Argo's ``valueFrom.path`` output parameters expect."""
     outputs_dir.mkdir(parents=True, exist_ok=True)
-    for name, value in result.model_dump(mode="json").items():
+    values = result if isinstance(result, dict) else result.model_dump(mode="json")
+    for name, value in values.items():
         # Argo reads a parameter file as text: None is an empty value, not the word "null".
         text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
         target = outputs_dir / name.replace("_", "-")
@@ -207,16 +213,23 @@ def run_step(
 
         settings = load_settings()
         params = parse_params(params_type, sys.argv[1:] if argv is None else argv, f"steps.{name}")
-        result = fn(params, settings)
+        from steps import cache
+
+        cached = cache.before(name, params, settings)
+        hit = cached is not None and cached.entry is not None
+        values = cached.entry["result"] if hit else fn(params, settings).model_dump(mode="json")
+        outputs_dir = Path(os.environ.get("MLOPS_OUTPUTS_DIR", "/tmp/outputs"))
         with deferred("writing the results"):
-            write_outputs(result, Path(os.environ.get("MLOPS_OUTPUTS_DIR", "/tmp/outputs")))
+            write_outputs(values, outputs_dir)
             from steps.storage import join, write_json
 
             folder = step_folder(params.run_dir, name)
-            write_json(join(folder, "result.json"), result.model_dump(mode="json"))
-            write_json(join(folder, "usage.json"), usage(started, start_rss))
-            print(result.model_dump_json(), flush=True)
+            write_json(join(folder, "result.json"), values)
+            write_json(join(folder, "usage.json"), usage(started, start_rss) | {"cached": hit})
+            print(json.dumps(values, separators=(",", ":")), flush=True)
         on_sigterm_ignore()  # everything is written and reported: a stop now changes nothing
+        if cached is not None:
+            cached.remember(values, outputs_dir)
     except (StepError, Stopped) as exc:
         on_sigterm_ignore()
         print(f"{name}: error: {exc}", file=sys.stderr, flush=True)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DATA_SUFFIXES = (".parquet", ".pq", ".csv")
+# S3's largest single PUT or copy (5 GiB); larger objects go in parts.
+SINGLE_PUT_LIMIT = 5 * 2**30
 _MISSING_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 _DENIED_CODES = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
 _TRANSIENT_CODES = {
@@ -185,7 +187,10 @@ def write_bytes(uri: str, data: bytes) -> None:
     if is_s3(uri):
         bucket, key = split_s3(uri)
         try:
-            s3_client().upload_fileobj(io.BytesIO(data), bucket, key)
+            if len(data) < SINGLE_PUT_LIMIT:  # one PUT: the ETag is the content's MD5, which a copy keeps
+                s3_client().put_object(Bucket=bucket, Key=key, Body=data)
+            else:
+                s3_client().upload_fileobj(io.BytesIO(data), bucket, key)
         except Exception as exc:
             raise _s3_error(uri, exc) from None
         return

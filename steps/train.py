@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -39,6 +39,8 @@ MLFLOW_RUN = "mlflow-run.json"
 class TrainParams(StepParams):
     """Train the network; resume from the run folder's checkpoint when one exists."""
 
+    # "auto" is no part of the cache key: the device it resolves to is (steps.cache).
+    NOT_IN_CACHE_KEY: ClassVar[frozenset[str]] = StepParams.NOT_IN_CACHE_KEY | {"device"}
     epochs: int = Field(20, ge=1, le=10_000)
     lr: float = Field(3e-3, gt=0, le=1)
     batch_size: int = Field(512, ge=1, le=1_048_576)

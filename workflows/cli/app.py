@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from steps.errors import EXIT_BAD_INPUT, BadInput
+from workflows.cli import cache as cli_cache
 from workflows.cli import cluster as cli_cluster
 from workflows.cli import costs as cli_costs
 from workflows.cli import registry as cli_registry
@@ -117,6 +118,7 @@ def show_settings() -> None:
 
 
 app.add_typer(cli_registry.models_app, name="models")
+app.add_typer(cli_cache.cache_app, name="cache")
 for name, command in {
     "run": cli_runs.run_command,
     "drift": cli_runs.drift_command,

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from steps.contract import MESSAGE_FILE
 from workflows.argo.expressions import ExpressionError
 from workflows.local import child, script
 from workflows.local import stop as local_stop
@@ -141,7 +142,8 @@ def run_container(
     outputs, missing = read_outputs(declared, remote_root, outputs_dir)
     if missing is not None:
         return ended(attempt, Phase.Error, 0, f"output parameter '{missing}' was not produced")
-    return ended(attempt, Phase.Succeeded, 0, "", outputs)
+    note = outputs_dir / MESSAGE_FILE  # a line the step left for its node's message ("cached ...")
+    return ended(attempt, Phase.Succeeded, 0, note.read_text().strip() if note.is_file() else "", outputs)
 
 
 def deadline_of(template: dict, scope: dict[str, str]) -> int | None:

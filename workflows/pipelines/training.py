@@ -27,15 +27,15 @@ WIRED_INPUTS = {
 STEPS = {
     "ingest": StepSpec(
         "ingest",
-        inputs=("data-uri", "seed", "split", "time-column"),
+        inputs=("data-uri", "seed", "split", "time-column", "cache"),
         outputs=("rows-out", "fingerprint"),
         memory="2Gi",
     ),
-    "validate-data": StepSpec("validate-data", outputs=("rows", "positive-rate")),
-    "features": StepSpec("features", outputs=("output-features",), memory="2Gi"),
+    "validate-data": StepSpec("validate-data", inputs=("cache",), outputs=("rows", "positive-rate")),
+    "features": StepSpec("features", inputs=("cache",), outputs=("output-features",), memory="2Gi"),
     "train": StepSpec(
         "train",
-        inputs=("epochs", "lr", "batch-size", "hidden-sizes", "seed", "experiment"),
+        inputs=("epochs", "lr", "batch-size", "hidden-sizes", "seed", "experiment", "cache"),
         outputs=("run-id", "model-uri", "best-val-auc"),
         cpu="2",
         memory="8Gi",
@@ -45,7 +45,15 @@ STEPS = {
     ),
     "evaluate": StepSpec(
         "evaluate",
-        inputs=("run-id", "model-uri", "model-name", "min-auc", "min-delta", "replace-incompatible-champion"),
+        inputs=(
+            "run-id",
+            "model-uri",
+            "model-name",
+            "min-auc",
+            "min-delta",
+            "replace-incompatible-champion",
+            "cache",
+        ),
         outputs=("decision", "reason", "auc"),
         memory="2Gi",
     ),
@@ -98,6 +106,8 @@ def parameters(settings: Settings) -> dict[str, str]:
         # A champion trained on other columns is replaced on min-auc alone (else evaluate rejects).
         "replace-incompatible-champion": "false",
         "canary-percent": "0",
+        # false: every step runs, whatever an identical earlier run left in the step cache (steps.cache).
+        "cache": "true",
     }
 
 
