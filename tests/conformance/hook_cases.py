@@ -475,4 +475,127 @@ CASES = [
         {"A": "Succeeded", "B": "Succeeded", "C": "Succeeded"},
         hooks={"A.hooks.seen": "Succeeded"},
     ),
+    Case(
+        "task-hooks-of-a-skipped-task-run",
+        "dag.go executeDAGTask (v3.6): a task node that is Fulfilled (Skipped included) gets executeTmplLifeCycleHook "
+        "with tasks.A.status set to its phase, so A's skipped hook holds and runs; no exit hook (not Completed)",
+        manifest(
+            """
+    - name: main
+      dag:
+        tasks:
+        - name: A
+          template: argosay
+          when: "1 == 2"
+          hooks:
+            skipped: {template: hook, expression: 'tasks.A.status == "Skipped"'}
+        - {name: B, template: argosay}
+"""
+        ),
+        "Succeeded",
+        {"A": "Skipped", "B": "Succeeded"},
+        hooks={"A.hooks.skipped": "Succeeded"},
+    ),
+    Case(
+        "nested-dag-task-hooks-of-a-skipped-task-run",
+        "dag.go executeDAGTask (v3.6), the same in a DAG nested in a task: outer.A Skipped, its skipped hook runs",
+        manifest(
+            """
+    - name: main
+      dag:
+        tasks:
+        - {name: outer, template: inner}
+    - name: inner
+      dag:
+        tasks:
+        - name: A
+          template: argosay
+          when: "1 == 2"
+          hooks:
+            skipped: {template: hook, expression: 'tasks.A.status == "Skipped"'}
+"""
+        ),
+        "Succeeded",
+        {"outer": "Succeeded", "outer.A": "Skipped"},
+        hooks={"outer.A.hooks.skipped": "Succeeded"},
+    ),
+    Case(
+        "task-hooks-of-an-omitted-task-run",
+        "dag.go executeDAGTask (v3.6): B, Omitted by its depends, is Fulfilled, so its hooks are evaluated with "
+        "tasks.B.status Omitted (executeTmplLifeCycleHook) and its omitted hook runs",
+        manifest(
+            """
+    - name: main
+      dag:
+        tasks:
+        - {name: A, template: fail}
+        - name: B
+          template: argosay
+          depends: A
+          hooks:
+            omitted: {template: hook, expression: 'tasks.B.status == "Omitted"'}
+"""
+        ),
+        "Failed",
+        {"A": "Failed", "B": "Omitted"},
+        hooks={"B.hooks.omitted": "Succeeded"},
+    ),
+    Case(
+        "step-hooks-of-a-skipped-step-do-not-run",
+        "steps.go executeStepGroup (v3.7): hooks are read from nodeSteps[child], which holds only the steps it "
+        "executed, so a step whose when is false has no hooks evaluated",
+        manifest(
+            """
+    - name: main
+      steps:
+      - - name: job
+          template: argosay
+          when: "1 == 2"
+          hooks:
+            skipped: {template: hook, expression: 'steps.job.status == "Skipped"'}
+"""
+        ),
+        "Succeeded",
+        {"[0]": "Succeeded", "[0].job": "Skipped"},
+    ),
+    Case(
+        "task-hook-expression-error-errs-the-task",
+        "hooks.go executeTmplLifeCycleHook (v3.6/3.7: EvalBool's error is returned, no hook node) and dag.go "
+        "executeDAGTask (markNodeError of the task node, returning before runOnExitNode): A Error, B Omitted, the "
+        "DAG and the workflow Error (assessDAGPhase)",
+        manifest(
+            """
+    - name: main
+      dag:
+        tasks:
+        - name: A
+          template: argosay
+          hooks:
+            bad: {template: hook, expression: 'tasks.A.status > 1'}
+            exit: {template: hook}
+        - {name: B, template: argosay, depends: A}
+"""
+        ),
+        "Error",
+        {"A": "Error", "B": "Omitted"},
+    ),
+    Case(
+        "step-hook-expression-error-fails-the-steps",
+        "hooks.go executeTmplLifeCycleHook (v3.6/3.7) and steps.go executeStepGroup (markNodeError of the step "
+        "group, not the step; then executeSteps marks the steps node Failed: 'step group ... was unsuccessful'); "
+        "the next group never starts",
+        manifest(
+            """
+    - name: main
+      steps:
+      - - name: job
+          template: argosay
+          hooks:
+            bad: {template: hook, expression: 'steps.job.status > 1'}
+      - - {name: after, template: argosay}
+"""
+        ),
+        "Failed",
+        {"[0]": "Error", "[0].job": "Succeeded"},
+    ),
 ]

@@ -330,7 +330,51 @@ spec:
     scope={"tasks.flip.outputs.result": "heads"},
 )
 
+FAILED_TASK_OUTPUTS = Case(
+    "failed-task-outputs-are-kept",
+    "cmd/argoexec/commands/wait.go: after Wait, CaptureScriptResult and SaveParameters run whatever the main "
+    "container's exit code (executor.go SaveParameters reads each valueFrom.path), so a Failed task has its "
+    "outputs.parameters, result and exitCode; A continues on failure, B reads A's parameter",
+    """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: failed-outputs-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: A, template: half, continueOn: {failed: true}}
+          - name: B
+            template: say
+            depends: A
+            arguments:
+              parameters: [{name: message, value: "{{tasks.A.outputs.parameters.x}}-{{tasks.A.outputs.result}}"}]
+    - name: half
+      container:
+        image: alpine
+        command: [sh, -c, "printf partial > $OUT/x; echo said; exit 3"]
+        env: [{name: OUT, value: /tmp/out}]
+      outputs:
+        parameters: [{name: x, valueFrom: {path: /tmp/out/x}}]
+    - name: say
+      inputs:
+        parameters: [{name: message}]
+      container: {image: alpine, command: [echo, "{{inputs.parameters.message}}"]}
+""",
+    "Succeeded",
+    {"A": "Failed", "B": "Succeeded"},
+    args={"B": ["partial-said"]},
+    scope={
+        "tasks.A.outputs.parameters.x": "partial",
+        "tasks.A.outputs.exitCode": "3",
+        "tasks.A.outputs.result": "said",
+    },
+)
+
 CASES = [
+    FAILED_TASK_OUTPUTS,
     SKIPPED_PRODUCER_DEFAULT,
     SKIPPED_CONSUMER_DEFAULT,
     SKIPPED_OUTPUT_REF,

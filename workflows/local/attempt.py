@@ -137,8 +137,9 @@ def run_container(
         return ended(attempt, Phase.Failed, code if code >= 0 else 128 - code, message)
     if code < 0:
         return ended(attempt, Phase.Error, 128 - code, f"killed by signal {-code}")
-    if code != 0:
-        return ended(attempt, Phase.Failed, code, f"Error (exit code {code})")
+    if code != 0:  # argoexec's wait saves the output parameters whatever the main container's exit (wait.go)
+        saved = read_outputs(declared, remote_root, outputs_dir)[0]  # those written, up to the first missing
+        return ended(attempt, Phase.Failed, code, f"Error (exit code {code})", saved)
     outputs, missing = read_outputs(declared, remote_root, outputs_dir)
     if missing is not None:
         return ended(attempt, Phase.Error, 0, f"output parameter '{missing}' was not produced")

@@ -277,6 +277,7 @@ class LocalRun:
             elif len(running) < self.parallelism:
                 self.record.nodes[name].phase = Phase.Running
                 running[pool.submit(hooks.execute, self, tasks[name])] = name  # with its lifecycle hooks
+        hooks.start_unrun(self, pool, running, tasks, self.record.nodes)  # a Skipped/Omitted task's hooks
         for name in loops.ready_items(self, tasks) if not self.stopping.is_set() else []:
             if len(running) >= self.parallelism:
                 break
@@ -338,6 +339,7 @@ class LocalRun:
                 break
             if self.wait_backoff(wait_for):
                 break
+        node.outputs = outputs  # a failed pod's saved outputs are its node's too (executor.go SaveParameters)
         self.finish(node, node.attempts[-1].phase, node.attempts[-1].message, first_start)
 
     def wait_backoff(self, seconds: float) -> bool:

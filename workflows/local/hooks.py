@@ -9,8 +9,9 @@ status, ``workflow.failures`` beside it); a task's or step's as it starts (``tas
 its step group and the workflow's end wait for every hook that started (dag.go ``evaluateDependsLogic``:
 ``CheckAllHooksFullfilled``; operator.go returns while a workflow hook is unfulfilled). A hook's phase changes neither
 its task's nor the workflow's (assessDAGPhase reads the target tasks' own phases; the workflow's phase is its
-entrypoint's and its exit handler's). An expression that cannot be evaluated errs the hook's node; at the workflow
-level it also errs the workflow (operator.go ``markNodeError`` of the entry node).
+entrypoint's and its exit handler's). A workflow hook's expression that cannot be evaluated errs the hook's node and
+the workflow (operator.go ``markNodeError`` of the entry node); a task's or step's errs its task or step group
+(``execute``). A DAG task that ends without running (Skipped, Omitted) has its hooks evaluated too (``start_unrun``).
 
 The ``exit`` hook is an exit handler: a task's runs once the task has completed (Succeeded, Failed or Error, not
 Skipped or Omitted) and its started hooks are done, as node ``<task>.onExit`` (dag.go/steps.go ``runOnExitNode``,
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError, evaluate
 from workflows.local.dag import node_scope, task_scope
+from workflows.local.loops import is_looped
 from workflows.local.record import Node, Phase, failures, now_iso
 from workflows.local.substitution import Absent, Unreadable, substitute
 
@@ -103,8 +105,11 @@ def errored(run: LocalRun, name: str, hook: dict, message: str) -> None:
         run.save()
 
 
-def fire(run: LocalRun, hooks: dict, prefix: str, scope: dict[str, str], started: Started) -> str:
-    """Start each named hook whose expression holds and has not started; the first expression error, else ''."""
+def fire(
+    run: LocalRun, hooks: dict, prefix: str, scope: dict[str, str], started: Started, mark: bool = True
+) -> str:
+    """Start each named hook whose expression holds and has not started; the first expression error, else ''.
+    ``mark=False`` (a task's hooks): an expression error gets no hook node (v3.6/3.7 hooks.go returns it)."""
     error = ""
     for hook_name, hook in hooks.items():
         name = f"{prefix}hooks.{hook_name}"
@@ -115,7 +120,8 @@ def fire(run: LocalRun, hooks: dict, prefix: str, scope: dict[str, str], started
                 continue
         except ExpressionError as exc:
             started.names.add(name)
-            errored(run, name, hook, str(exc))
+            if mark:
+                errored(run, name, hook, str(exc))
             error = error or f"{name}: {exc}"
             continue
         started.names.add(name)
@@ -197,14 +203,24 @@ def reference(node_name: str) -> str:
 
 
 def execute(
-    run: LocalRun, task: dict, node_name: str | None = None, scope: dict[str, str] | None = None
+    run: LocalRun,
+    task: dict,
+    node_name: str | None = None,
+    scope: dict[str, str] | None = None,
+    ran: bool = True,
 ) -> None:
     """Run a task or step (``LocalRun.execute``) with its hooks: started as it starts and as it ends, each once;
     then, once they are done and the task has completed, its exit hook. Its node stays in ``run.hooking`` (its
-    dependents wait) until all of them are done."""
+    dependents wait) until all of them are done. ``ran=False``: a DAG task that ended without running (unrun).
+
+    A hook expression that cannot be evaluated (Argo v3.6/3.7 hooks.go returns EvalBool's error, no hook node)
+    errs the task's node in a DAG (dag.go executeDAGTask ``markNodeError(node.Name, err)``) and the step group of
+    a step (steps.go executeStepGroup ``markNodeError(node.Name, err)``, read by steps_template.run_group); either
+    returns before ``runOnExitNode``, so the task's exit hook does not run."""
     hooks = task.get("hooks") or ({EXIT: {"template": task["onExit"]}} if task.get("onExit") else {})
     if not hooks:
-        run.execute(task, node_name, scope)
+        if ran:
+            run.execute(task, node_name, scope)
         return
     name = node_name or task["name"]
     node, started = run.record.nodes[name], Started()
@@ -218,10 +234,14 @@ def execute(
     with run.lock:
         vars(run).setdefault("hooking", set()).add(name)  # read by dag.ready: its dependents wait
     try:
-        fire(run, hooks, f"{name}.", now(), started)
-        run.execute(task, node_name, scope)
-        fire(run, hooks, f"{name}.", now(), started)
+        error = fire(run, hooks, f"{name}.", now(), started, mark=False)
+        if ran:
+            run.execute(task, node_name, scope)
+            error = error or fire(run, hooks, f"{name}.", now(), started, mark=False)
         started.wait()
+        if error:
+            hook_error(run, name, node, error)
+            return
         exit_hook = hooks.get(EXIT)
         if exit_hook and node.phase in COMPLETED:
             run_exit_hook(run, name, exit_hook, now())
@@ -240,3 +260,41 @@ def run_exit_hook(run: LocalRun, name: str, hook: dict, scope: dict[str, str]) -
         return
     arguments = hook.get("arguments") or workflow_arguments(run)  # LifecycleHook.WithArgs
     launch(run, f"{name}.onExit", {**hook, "arguments": arguments}, scope, None)
+
+
+def hook_error(run: LocalRun, name: str, node: Node, error: str) -> None:
+    """A task's hook expression error: its node Error (dag.go), or kept for its step group (steps.go)."""
+    with run.lock:
+        if reference(name).startswith("steps."):
+            vars(run).setdefault("hook_errors", {})[name] = error
+        else:
+            node.phase, node.message, node.finished_at = Phase.Error, error, now_iso()
+            run.save()
+
+
+def group_error(run: LocalRun, children: list[str]) -> str:
+    """The first hook expression error of a step group's steps, '' when none (steps.go errs the group)."""
+    errors = vars(run).get("hook_errors") or {}
+    return next((errors.pop(child) for child in children if child in errors), "")
+
+
+# dag.go executeDAGTask evaluates a task's hooks whenever its node is fulfilled, so also when it never ran
+UNRUN = {Phase.Skipped, Phase.Omitted, Phase.Error}
+
+
+def start_unrun(
+    run: LocalRun, pool, running: dict, tasks: dict, nodes, scope: dict[str, str] | None = None
+) -> None:
+    """Start the hooks of each DAG task that ended Skipped, Omitted or Error without running (``tasks.A.status ==
+    "Skipped"`` fires; dag.go executeDAGTask runs executeTmplLifeCycleHook, then runOnExitNode once Completed),
+    each task once. A task seen Running runs its hooks in ``execute``; a looped task's only when Skipped or Omitted.
+    Steps are not swept: steps.go reads a step's hooks from ``nodeSteps``, which holds only the steps it ran.
+    Called under the run's lock, after the ready tasks started."""
+    seen = vars(run).setdefault("hooks_seen", set())
+    for short, task in tasks.items():
+        node = nodes[short]
+        if node.name in seen or node.phase == Phase.Pending or not (task.get("hooks") or task.get("onExit")):
+            continue
+        seen.add(node.name)
+        if node.phase in UNRUN and not (is_looped(task) and node.phase == Phase.Error):
+            running[pool.submit(execute, run, {**task, "name": node.name}, None, scope, False)] = short

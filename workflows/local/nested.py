@@ -179,6 +179,7 @@ def start_ready(
         elif len(running) < limit:
             view.record.nodes[name].phase = Phase.Running
             running[pool.submit(hooks.execute, run, task, None, scope)] = name
+    hooks.start_unrun(run, pool, running, tasks, view.record.nodes, scope)  # a Skipped/Omitted task's hooks
     for name in loops.ready_items(run, groups) if not run.stopping.is_set() else []:
         if len(running) >= limit:
             break

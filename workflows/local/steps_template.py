@@ -117,6 +117,7 @@ def run_group(
             futures.append(pool.submit(hooks.execute, run, task, None, scope))  # with its lifecycle hooks
         for future in futures:
             future.result()
+    error = error or hooks.group_error(run, children)  # a step's hook expression error errs its group
     if error:
         return finish(run, node, began, children, Phase.Error, error)
     for child_name in children:
