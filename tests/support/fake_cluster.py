@@ -4,7 +4,9 @@ Argo Server (documented in Argo's swagger): ``GET /api/v1/version`` (Argo's ``Ve
 buildDate, gitCommit, gitTag, gitTreeState, goVersion, compiler, platform; ``argo_version`` sets it),
 ``GET /api/v1/workflow-templates/{ns}/{name}``,
 ``GET /api/v1/cron-workflows/{ns}/{name}``, ``POST /api/v1/workflows/{ns}`` (body
-``{namespace, workflow}``), ``GET /api/v1/workflows/{ns}/{name}``, ``PUT .../{name}/retry`` and
+``{namespace, workflow}``), ``GET /api/v1/workflows/{ns}/{name}``, ``PUT .../{name}/retry``,
+``PUT .../{name}/stop`` (body ``{name, namespace}``; it sets ``spec.shutdown: Stop`` as workflow/util/util.go's
+``StopWorkflow`` patches it, and refuses a completed run with 500 "cannot shutdown a completed workflow") and
 ``GET .../{name}/log`` (one JSON ``{"result": {content, podName}}`` per line), and the list
 ``GET /api/v1/workflows/{ns}?listOptions.labelSelector=k=v`` (``{metadata, items}``). Its errors carry
 grpc-gateway's body ``{code, message}``.
@@ -51,7 +53,10 @@ chunks that cut lines anywhere, and, as the log of a killed container may, it en
 
 A submitted Workflow runs the tasks of its template's DAG one per poll, with the node fields
 Argo reports (id, name, displayName, type, templateName, phase, message); the scenario can fail
-one step, and a retry resumes from it. Every request is recorded, headers included, for assertions.
+one step, and a retry resumes from it; or, with ``recorded_nodes``, it reveals those pod nodes (a recorded
+status a test drives) one per poll. A stopped run (``spec.shutdown: Stop``) starts no further node, runs its
+``onExit`` template and ends Failed with "Stopped with strategy 'Stop'" (workflow/controller/operator.go).
+Every request is recorded, headers included, for assertions.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ from urllib.parse import parse_qs
 from tests.support.fake_http import Recorded, Reply, read_request, send, start
 
 ARGO = re.compile(
-    r"^/api/v1/(workflow-templates|cron-workflows|workflows)/([^/]+)(?:/([^/]+))?(?:/(retry|log))?$"
+    r"^/api/v1/(workflow-templates|cron-workflows|workflows)/([^/]+)(?:/([^/]+))?(?:/(retry|log|stop))?$"
 )
 CUSTOM = re.compile(r"^/apis/argoproj\.io/v1alpha1/namespaces/([^/]+)/([a-z]+)(?:/([^/]+))?$")
 CORE = re.compile(
@@ -147,6 +152,7 @@ class FakeCluster:
     interfere: set[tuple[str, str]] = field(default_factory=set)  # written by a controller after the next GET
     pod_logs: dict[str, bytes] = field(default_factory=dict)  # step -> its main container's log
     log_chunk: int = 7  # bytes per chunk of a streamed log
+    recorded_nodes: list[dict[str, Any]] = field(default_factory=list)  # revealed one per poll
 
     # --- state ---
 
@@ -229,6 +235,10 @@ class FakeCluster:
         status = workflow["status"]
         if status["phase"] != "Running":
             return
+        if workflow["spec"].get("shutdown") == "Stop":
+            return self.stopped(workflow)
+        if self.recorded_nodes:
+            return self.reveal(workflow)
         name = workflow["metadata"]["name"]
         nodes = status["nodes"]
         for index, task in enumerate(self.tasks_of(workflow)):
@@ -250,6 +260,36 @@ class FakeCluster:
                 status.update(phase="Failed", message=f"child '{node_id}' failed")
             return
         status["phase"] = "Succeeded"
+
+    def template_of(self, workflow: dict[str, Any]) -> dict[str, Any]:
+        return self.objects[("workflowtemplates", workflow["spec"]["workflowTemplateRef"]["name"])]
+
+    def reveal(self, workflow: dict[str, Any]) -> None:
+        """One poll of a scripted run: the next of ``recorded_nodes`` appears, under this run's name, with the
+        template the controller stores in the status; after the last, the run Succeeded."""
+        status, name = workflow["status"], workflow["metadata"]["name"]
+        status.setdefault("storedWorkflowTemplateSpec", copy.deepcopy(self.template_of(workflow)["spec"]))
+        status.setdefault("startedAt", self.recorded_nodes[0].get("startedAt", _now()))
+        shown = len(status["nodes"])
+        if shown == len(self.recorded_nodes):
+            status.update(phase="Succeeded", finishedAt=self.recorded_nodes[-1].get("finishedAt", _now()))
+            return
+        node = copy.deepcopy(self.recorded_nodes[shown])
+        node_id = f"{name}-{2000 + shown}"
+        named = {"id": node_id, "name": f"{name}.{node['displayName']}", "type": "Pod"}
+        status["nodes"][node_id] = node | named
+
+    def stopped(self, workflow: dict[str, Any]) -> None:
+        """The controller's turn after a stop: no node starts, the onExit template runs, the run is Failed."""
+        status, name = workflow["status"], workflow["metadata"]["name"]
+        on_exit = workflow["spec"].get("onExit") or self.template_of(workflow)["spec"].get("onExit")
+        if on_exit:
+            node_id = f"{name}-onexit"
+            status["nodes"][node_id] = {
+                "id": node_id, "name": f"{name}.onExit", "displayName": f"{name}.onExit", "type": "Pod",
+                "templateName": on_exit, "phase": "Succeeded", "startedAt": _now(),
+            }  # fmt: skip
+        status.update(phase="Failed", message="Stopped with strategy 'Stop'")
 
     def labelled(self, selector: str) -> list[dict[str, Any]]:
         """The Workflows a list with this equality-based label selector (``a=b,c=d``) returns, by name."""
@@ -325,6 +365,13 @@ class FakeCluster:
         stored = self.objects.get((plural, name or ""))
         if stored is None:
             return argo_error(404, 5, f'{plural}.argoproj.io "{name}" not found')
+        if action == "stop" and request.method == "PUT":
+            if stored["status"].get("phase") in ("Succeeded", "Failed", "Error"):
+                message = f'workflow: "{name}", namespace: "{self.namespace}"'
+                message = f"cannot shutdown a completed workflow: {message}"
+                return argo_error(500, 13, message)  # util.AlreadyShutdownError, as codes.Internal
+            stored["spec"]["shutdown"] = "Stop"
+            return Reply(200, stored)
         if action == "retry" and request.method == "PUT":
             self.fail_step = None
             stored["status"].update(phase="Running", message="")

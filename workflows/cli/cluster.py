@@ -49,18 +49,24 @@ def submit_command(
 ) -> None:
     """Submit a run of a WorkflowTemplate to the cluster, with this environment's settings.
 
-    Example: mlops submit training -p epochs=10 --wait
+    Example: mlops submit training -p epochs=10 --wait;
+    mlops submit training -p max-cost=5 --wait (a budget: refused if estimated over, stopped once over)
     """
     from workflows.argo.workflow_ref import workflow_manifest
     from workflows.cluster import submit
     from workflows.cluster.client import connect
+    from workflows.local.budget import take_budget
     from workflows.settings import load_settings
 
     settings = load_settings()
     template = yaml.safe_load(manifest_path(workflow).read_text())
     if template.get("kind") != "WorkflowTemplate":
         raise BadInput(f"{workflow}: a {template.get('kind')}, not a WorkflowTemplate")
-    parameters = submit.run_parameters(template, parse_parameters(param or []), settings)
+    given = parse_parameters(param or [])
+    budget = take_budget(given, template)  # -p max-cost / max-gpu-hours: the gate's, not the workflow's
+    if budget.limits and not dry_run:
+        _budget_needs(budget, wait, via)
+    parameters = submit.run_parameters(template, given, settings)
     manifest = workflow_manifest(template["metadata"]["name"], parameters, settings)
     if dry_run:
         print(yaml.safe_dump(manifest, sort_keys=False), end="")
@@ -70,21 +76,51 @@ def submit_command(
         submit.check(
             submit.preflight(template, parameters, cluster, _kube_if_reachable(settings, cluster)), _say
         )
+    watch = _budget_gate(cluster, template, parameters, budget, settings) if budget.limits else None
     created = cluster.create(manifest)
     name = created["metadata"]["name"]
     print(name)
     _say(f"submitted {name} to {cluster.url} (namespace {cluster.namespace}, via {cluster.via})")
     if wait:
-        _finish(cluster, name, interval)
+        _finish(cluster, name, interval, watch)
 
 
-def _finish(cluster, name: str, interval: float) -> None:
+def _budget_needs(budget, wait: bool, via: str) -> None:
+    """A cluster run's budget is enforced by the submit that follows it, through the Argo Server's stop."""
+    from workflows.local.budget import LIMITS
+
+    given = " / ".join(f"-p {name}" for name, total in LIMITS.items() if total in budget.limits)
+    if not wait:
+        raise BadInput(f"{given}: a cluster run's budget is checked only while mlops follows it; add --wait")
+    if via != "argo":
+        raise BadSetting(f"{given}: the budget stops a run through the Argo Server; leave out --via {via}")
+
+
+def _budget_gate(cluster, template: dict, parameters: dict[str, str], budget, settings):
+    """Refuse (65) a run estimated over its budget from the template's last successful cluster runs, before
+    anything is sent; else say what was checked and return the check ``follow`` makes on every poll."""
+    from workflows.cluster.budget import Watch, history
+    from workflows.local.cost_estimate import count_rows, project
+
+    name = template["metadata"]["name"]
+    past = history(cluster, name, settings)
+    rows = None
+    if past and all(past_rows for _, past_rows in past) and parameters.get("data-uri"):
+        rows = count_rows(parameters["data-uri"])  # only worth reading the data when the history has rows
+    projected = project(past, rows) if past else None
+    _say(budget.gate(projected, name, settings.prices.currency).replace("budget:     ", "budget: ", 1))
+    return Watch(cluster, budget, settings, _say)
+
+
+def _finish(cluster, name: str, interval: float, watch=None) -> None:
     from workflows.cluster.submit import follow
 
-    finished = follow(cluster, name, _say, interval)
+    finished = follow(cluster, name, _say, interval, check=watch)
     status = finished.get("status") or {}
     phase = status.get("phase")
     _say(f"{name}: {phase}{': ' + status['message'] if status.get('message') else ''}")
+    if watch is not None and watch.reason:
+        raise BadInput(f"{name}: {watch.reason}")
     sys.exit(0 if phase == "Succeeded" else 1)
 
 

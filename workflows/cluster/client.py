@@ -137,6 +137,17 @@ class ArgoServer:
         )
         return retried.dict(by_alias=True, exclude_none=True) if retried is not None else None
 
+    def stop(self, name: str) -> dict[str, Any] | None:
+        """Argo's stop (``PUT /api/v1/workflows/{ns}/{name}/stop``): no new step starts, the exit handler runs
+        and the run ends Failed; the server refuses a completed run (500, "cannot shutdown a completed workflow")."""
+        import hera.workflows.models as m
+
+        request = m.WorkflowStopRequest(name=name, namespace=self.namespace)
+        stopped = self._call(
+            f"stop {name}", self.service.stop_workflow, name, request, namespace=self.namespace
+        )
+        return stopped.dict(by_alias=True, exclude_none=True) if stopped is not None else None
+
     def logs(self, workflow: dict[str, Any], step: str | None) -> Iterator[tuple[str, str]]:
         """(step, line) pairs from the log endpoint, which streams one JSON object per line
         (Hera's ``workflow_logs`` parses a single object, so the stream is read here)."""
@@ -289,6 +300,9 @@ class KubeApi:
 
     def retry(self, name: str) -> dict[str, Any] | None:
         raise BadSetting("retry resets nodes on the Argo Server: set ARGO_SERVER and leave out --via kube")
+
+    def stop(self, name: str) -> dict[str, Any] | None:
+        raise BadSetting("stop goes through the Argo Server: set ARGO_SERVER and leave out --via kube")
 
     def logs(self, workflow: dict[str, Any], step: str | None) -> Iterator[tuple[str, str]]:
         """(step, line) pairs from the main container of each of the run's pods, read as a stream:

@@ -165,16 +165,21 @@ def check(findings: list[Finding], say: Callable[[str], None]) -> None:
 
 
 def follow(
-    cluster: ArgoServer | KubeApi, name: str, say: Callable[[str], None], interval: float = 5.0
+    cluster: ArgoServer | KubeApi,
+    name: str,
+    say: Callable[[str], None],
+    interval: float = 5.0,
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll the run and report each node's phase as it changes; returns the finished Workflow."""
+    """Poll the run and report each node's phase as it changes; returns the finished Workflow.
+    ``check`` sees the Workflow after each poll while it runs (the budget gate's)."""
     seen: dict[str, str] = {}
     while True:
         workflow = cluster.get("Workflow", name)
         if workflow is None:
             raise BadInput(f"run {name!r}: not found in namespace {cluster.namespace}")
         status = workflow.get("status") or {}
-        for node in sorted((status.get("nodes") or {}).values(), key=lambda n: n.get("startedAt") or ""):
+        for node in sorted((status.get("nodes") or {}).values(), key=lambda n: str(n.get("startedAt") or "")):
             if node.get("type") not in ("Pod", "Skipped"):
                 continue
             label = node.get("displayName") or step_of(node.get("name", ""))
@@ -185,4 +190,6 @@ def follow(
                 say(f"{name}: {label:<24} {phase}{message}")
         if status.get("phase") in DONE:
             return workflow
+        if check is not None:
+            check(workflow)
         time.sleep(interval)

@@ -20,6 +20,7 @@ from workflows.local import stop as local_stop
 from workflows.local.record import Phase
 
 if TYPE_CHECKING:
+    from workflows.local.cost_estimate import Estimate
     from workflows.local.executor import LocalRun
     from workflows.settings import Settings
 
@@ -70,6 +71,11 @@ class Budget:
 
         template, currency = run.record.template, settings.prices.currency
         projected = estimate(Path(settings.runs_root), template, run.record.parameters.get("data-uri"))
+        return self.gate(projected, template, currency)
+
+    def gate(self, projected: Estimate | None, template: str, currency: str) -> str:
+        """Raise BadInput when ``projected`` is over a limit; else a line saying what was checked
+        (``mlops run`` and ``mlops submit`` alike)."""
         if projected is None:
             limits = ", ".join(self.describe(t, 0, currency)[0] for t in self.limits)
             return f"budget:     {limits}; no successful {template} run to estimate from: checked as it runs"

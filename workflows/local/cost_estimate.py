@@ -85,7 +85,12 @@ def estimate(runs_root: Path, template: str, data_uri: str | None) -> Estimate |
     past = history(runs_root, template)
     if not past:
         return None
-    rows = count_rows(data_uri) if data_uri else None
+    return project(past, count_rows(data_uri) if data_uri else None)
+
+
+def project(past: list[tuple[Ledger, int | None]], rows: int | None) -> Estimate:
+    """The totals of ``past`` (ledgers with their rows) per row times ``rows``; their plain average when
+    ``rows`` or any past run's rows are unknown. Shared by the local gate and the cluster's (mlops submit)."""
     scaled = rows is not None and all(past_rows for _, past_rows in past)
     projected = {}
     for key in ("cost", "gpu_hours"):
