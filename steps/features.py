@@ -20,6 +20,7 @@ from steps import storage
 from steps.contract import StepParams, StepResult, log, run_step, step_folder
 from steps.ingest import SPLITS
 from steps.preprocessing import build_preprocessor
+from steps.threads import apply_thread_policy
 
 
 class FeaturesParams(StepParams):
@@ -47,6 +48,8 @@ def load_arrays(uri: str) -> tuple[np.ndarray, np.ndarray]:
 
 def features(params: FeaturesParams, settings) -> FeaturesResult:
     """Fit on train, transform train/validation/test into ``features/<split>.npz``."""
+    # Before scikit-learn's OpenMP loads; no torch here: BLAS and OpenMP pools only.
+    apply_thread_policy(settings, include_torch=False)
     import joblib
 
     schema = storage.read_json(storage.join(step_folder(params.run_dir, "validate_data"), "report.json"))[

