@@ -311,8 +311,8 @@ CASES = [
     ),
     Case(
         "wf-hook-expression-error-errs-the-workflow",
-        "hooks.go executeWfLifeCycleHook (an expression argoexpr cannot evaluate, a text compared with a number: "
-        "errorHookNode makes the hook's node Error and returns the error) and operator.go (markNodeError of the "
+        "hooks.go executeWfLifeCycleHook, v3.6/3.7 (an expression argoexpr cannot evaluate, a text compared with a "
+        "number: EvalBool's error is returned before any hook node is made) and operator.go (markNodeError of the "
         "entry node with it)",
         manifest(
             """
@@ -328,7 +328,7 @@ CASES = [
         ),
         "Error",
         {"A": "Succeeded"},
-        hooks={"hooks.bad": "Error"},
+        hooks={},
     ),
     Case(
         "wf-hook-failure-is-ignored",

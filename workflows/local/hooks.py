@@ -146,7 +146,8 @@ def start_workflow(run: LocalRun) -> Started:
     started = Started()
     hooks = run.spec.get("hooks") or {}
     if any(name != EXIT for name in hooks):
-        started.error = fire(run, hooks, "", workflow_scope(run, Phase.Running), started)
+        # v3.6/3.7 executeWfLifeCycleHook returns EvalBool's error before any hook node exists
+        started.error = fire(run, hooks, "", workflow_scope(run, Phase.Running), started, mark=False)
     return started
 
 
@@ -154,7 +155,8 @@ def end_workflow(run: LocalRun, started: Started) -> None:
     """Once the entrypoint has ended: the hooks that hold for its status, then wait for every one started."""
     hooks = run.spec.get("hooks") or {}
     if any(name != EXIT for name in hooks):
-        started.error = started.error or fire(run, hooks, "", workflow_scope(run, run.record.phase), started)
+        ended = workflow_scope(run, run.record.phase)
+        started.error = started.error or fire(run, hooks, "", ended, started, mark=False)
     started.wait()
     if started.error:  # operator.go marks the entry node Error with it: the workflow is Error
         run.record.phase, run.record.message = Phase.Error, started.error
