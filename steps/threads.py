@@ -180,6 +180,7 @@ def apply_thread_policy(settings: Any = None, *, include_torch: bool = True) -> 
         with contextlib.suppress(RuntimeError):  # allowed once per process, before inter-op work
             torch.set_num_interop_threads(choice.threads)
     with contextlib.suppress(ImportError):  # scikit-learn's dependency: numpy's and scipy's BLAS
+        import numpy  # noqa: F401 - loaded before the limit, so the limit reaches its BLAS
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(choice.threads)
