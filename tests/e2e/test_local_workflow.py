@@ -37,6 +37,7 @@ def local(tmp_path, sample_data) -> dict[str, str]:
     return env | {
         "MLOPS_STORAGE_ROOT": str(tmp_path / ".mlops"),
         "MLOPS_DATA_URI": str(sample_data),
+        "MLOPS_CACHE": "off",  # each run trains (a cached rerun: tests/e2e/test_cached_retrain.py)
         "COLUMNS": "200",
     }
 
