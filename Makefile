@@ -56,7 +56,7 @@ images: venv ## build the CPU and GPU step images with the tags the manifests pi
 	docker build -f images/Dockerfile.gpu -t $(GPU_IMAGE) .
 
 test: venv ## the whole test suite (unit, end-to-end, faults, security) on TEST_WORKERS processes, then every benchmark at a small size
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 	$(BIN)/python -m bench.run_all --quick
 
 test-faults: venv ## preemption, flaky storage, tracking restarts, bad inputs, concurrency, security
