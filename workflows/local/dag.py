@@ -45,7 +45,7 @@ def ready(run: Any, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) ->
     startable = []
     for name, task in tasks.items():
         node = run.record.nodes[name]
-        hooking = getattr(run, "hooking", ())  # a dependency whose hooks still run is not done (hooks.py)
+        hooking = run.hook_state.hooking  # a dependency whose hooks still run is not done (hooks.py)
         if node.phase != Phase.Pending or any(
             run.record.nodes[d].phase not in DONE or run.record.nodes[d].name in hooking
             for d in graph[name]

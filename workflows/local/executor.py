@@ -97,6 +97,7 @@ class LocalRun:
         self.stopped_by_user = self.killed = self.in_exit_handler = False
         self.child_runs: list[LocalRun] = []
         self.item_tasks: dict[str, dict] = {}  # loop items, by node name (workflows.local.loops)
+        self.hook_state = hooks.HookState()  # task hooks still running, their errors (workflows.local.hooks)
         declared = {
             p["name"]: p.get("value", p.get("default"))
             for p in (self.spec.get("arguments") or {}).get("parameters") or []

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workflows.argo.expressions import ExpressionError, evaluate
@@ -41,6 +42,16 @@ EXIT = "exit"
 # NodePhase.Completed(): what an exit hook runs after (not Skipped or Omitted)
 COMPLETED = {Phase.Succeeded, Phase.Failed, Phase.Error}
 INDEX = re.compile(r"""\[\s*(['"])([^'"\]]+)\1\s*\]""")  # tasks["step-1"] is tasks.step-1
+
+
+@dataclass
+class HookState:
+    """What a run's task hooks share: the tasks whose hooks still run (their dependents wait: dag.ready), the
+    hook expression errors kept for a step group, and the tasks whose hooks were already evaluated."""
+
+    hooking: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
 
 
 class Started:
@@ -212,7 +223,7 @@ def execute(
     ran: bool = True,
 ) -> None:
     """Run a task or step (``LocalRun.execute``) with its hooks: started as it starts and as it ends, each once;
-    then, once they are done and the task has completed, its exit hook. Its node stays in ``run.hooking`` (its
+    then, once they are done and the task has completed, its exit hook. Its node stays in ``run.hook_state.hooking`` (its
     dependents wait) until all of them are done. ``ran=False``: a DAG task that ended without running (unrun).
 
     A hook expression that cannot be evaluated (Argo v3.6/3.7 hooks.go returns EvalBool's error, no hook node)
@@ -234,7 +245,7 @@ def execute(
         return current
 
     with run.lock:
-        vars(run).setdefault("hooking", set()).add(name)  # read by dag.ready: its dependents wait
+        run.hook_state.hooking.add(name)  # read by dag.ready: its dependents wait
     try:
         error = fire(run, hooks, f"{name}.", now(), started, mark=False)
         if ran:
@@ -249,7 +260,7 @@ def execute(
             run_exit_hook(run, name, exit_hook, now())
     finally:
         with run.lock:
-            run.hooking.discard(name)
+            run.hook_state.hooking.discard(name)
 
 
 def run_exit_hook(run: LocalRun, name: str, hook: dict, scope: dict[str, str]) -> None:
@@ -268,7 +279,7 @@ def hook_error(run: LocalRun, name: str, node: Node, error: str) -> None:
     """A task's hook expression error: its node Error (dag.go), or kept for its step group (steps.go)."""
     with run.lock:
         if reference(name).startswith("steps."):
-            vars(run).setdefault("hook_errors", {})[name] = error
+            run.hook_state.errors[name] = error
         else:
             node.phase, node.message, node.finished_at = Phase.Error, error, now_iso()
             run.save()
@@ -276,7 +287,7 @@ def hook_error(run: LocalRun, name: str, node: Node, error: str) -> None:
 
 def group_error(run: LocalRun, children: list[str]) -> str:
     """The first hook expression error of a step group's steps, '' when none (steps.go errs the group)."""
-    errors = vars(run).get("hook_errors") or {}
+    errors = run.hook_state.errors
     return next((errors.pop(child) for child in children if child in errors), "")
 
 
@@ -292,7 +303,7 @@ def start_unrun(
     each task once. A task seen Running runs its hooks in ``execute``; a looped task's only when Skipped or Omitted.
     Steps are not swept: steps.go reads a step's hooks from ``nodeSteps``, which holds only the steps it ran.
     Called under the run's lock, after the ready tasks started."""
-    seen = vars(run).setdefault("hooks_seen", set())
+    seen = run.hook_state.seen
     for short, task in tasks.items():
         node = nodes[short]
         if node.name in seen or node.phase == Phase.Pending or not (task.get("hooks") or task.get("onExit")):
