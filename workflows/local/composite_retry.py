@@ -38,9 +38,7 @@ def strategy_of(run: LocalRun, template: dict[str, Any]) -> dict[str, Any]:
 def retried_entry(run: LocalRun, template: dict[str, Any]) -> str:
     """A retried dag or steps entrypoint: the workflow's phase (its Retry node's); the record's message on failure."""
     phase, message, _ = run_retried(run, template, "", dict(run.entry_inputs))
-    if phase != Phase.Succeeded:
-        run.record.message = run.record.message or message
-    return phase
+    return run.record.entry_ended(phase, message)
 
 
 def run_retried(run: LocalRun, template: dict, name: str, inputs: dict[str, str]) -> tuple[str, str, dict]:

@@ -32,6 +32,4 @@ def run_entry(run: LocalRun, template: dict[str, Any]) -> str:
     # operator.go passes spec.arguments as the entrypoint's arguments; entry_inputs already resolved them
     given = [{"name": key[len(INPUTS) :], "value": value} for key, value in run.entry_inputs.items()]
     run.execute({"name": name, "template": name, "arguments": {"parameters": given}})
-    if node.phase != Phase.Succeeded:
-        run.record.message = run.record.message or node.message
-    return node.phase
+    return run.record.entry_ended(node.phase, node.message)

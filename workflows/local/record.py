@@ -94,6 +94,12 @@ class RunRecord:
     outputs: dict[str, str] = field(default_factory=dict)  # the workflow's, by globalName (status.outputs)
     hooks: dict[str, Node] = field(default_factory=dict)  # lifecycle hook nodes by name (hooks.py)
 
+    def entry_ended(self, phase: str, message: str) -> str:
+        """The entrypoint's phase, the workflow's; its message becomes the workflow's when it did not succeed."""
+        if phase != Phase.Succeeded:
+            self.message = self.message or message
+        return phase
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

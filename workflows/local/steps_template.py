@@ -39,9 +39,7 @@ STOPPED = "stopped before the step group started"
 def run_entry(run: LocalRun, template: dict[str, Any]) -> str:
     """The entrypoint's steps: the workflow's phase (its root node's), the record's message set on failure."""
     phase, message, _ = run_steps(run, template, "", dict(run.entry_inputs))
-    if phase != Phase.Succeeded:
-        run.record.message = run.record.message or message
-    return phase
+    return run.record.entry_ended(phase, message)
 
 
 def run_steps(run: LocalRun, template: dict, prefix: str, inputs: dict[str, str]) -> tuple[str, str, dict]:
