@@ -85,9 +85,11 @@ def decide(
     same_run: bool,
     schema_change: ColumnComparison | None = None,
     same_weights: str | None = None,
+    reused_from: str | None = None,
 ) -> tuple[str, str]:
     """Promote or reject, and why. ``same_weights``: the weights digest, when the new model's equals
-    the champion's (it would redeploy what already serves)."""
+    the champion's (it would redeploy what already serves). ``reused_from``: the run folder the
+    candidate was trained in, when it is the champion's own run reused by the step cache."""
     if schema_change is not None and not params.replace_incompatible_champion:
         return "reject", schema_change.message()
     if auc < params.min_auc:
@@ -100,7 +102,9 @@ def decide(
         )
     if champion_auc is None:
         return "promote", f"test AUC {auc:.4f} >= min-auc {params.min_auc:.4f} and there is no champion yet"
-    if same_run:
+    if same_run and reused_from:
+        return "reject", f"the candidate is the champion itself (trained in {reused_from}): nothing new"
+    if same_run:  # this run's own model, promoted by an earlier attempt: promote stays a no-op
         return "promote", "this model is already the champion"
     compared = f"champion {champion_auc:.4f} + min-delta {params.min_delta:.4f}"
     if not auc > champion_auc + params.min_delta:  # strictly: a tie is not an improvement
@@ -221,7 +225,14 @@ def evaluate(params: EvaluateParams, settings) -> EvaluateResult:
             digest = run_weights_digest(client, run_id)
             if digest and digest == run_weights_digest(client, champion.run_id):
                 same_weights = digest
-    decision, reason = decide(metrics["roc_auc"], champion_auc, params, same_run, schema_change, same_weights)
+    reused_from = None
+    if same_run:
+        with tracking_errors("reading the champion's run"):
+            trained_in = client.get_run(run_id).data.tags.get("mlops.run_dir")
+        reused_from = trained_in if trained_in and trained_in != params.run_dir else None
+    decision, reason = decide(
+        metrics["roc_auc"], champion_auc, params, same_run, schema_change, same_weights, reused_from
+    )
 
     logged = {f"test_{k}": v for k, v in metrics.items()}
     if champion_metrics:

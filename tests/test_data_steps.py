@@ -154,6 +154,18 @@ def test_decision_in_both_directions(auc, champion, delta, decision, reason):
     assert made == decision and reason in why
 
 
+def test_the_champions_own_run_is_promoted_again_only_by_the_run_that_trained_it():
+    params = EvaluateParams(min_auc=0.7)
+    # a retry or resume of the run that trained the champion: promote stays a no-op, deploy completes
+    assert decide(0.9, 0.9, params, same_run=True) == ("promote", "this model is already the champion")
+    # a later run whose train the step cache reused: the same model, nothing to register or deploy
+    made, why = decide(0.9, 0.9, params, same_run=True, reused_from="/r/.mlops/runs/training-abc12")
+    assert (made, why) == (
+        "reject",
+        "the candidate is the champion itself (trained in /r/.mlops/runs/training-abc12): nothing new",
+    )
+
+
 def test_the_champions_weights_are_never_promoted_whatever_min_delta_says():
     params = EvaluateParams(min_auc=0.7, min_delta=-0.1)
     assert decide(0.8765, 0.8765, params, same_run=False)[0] == "promote"  # a negative delta lets a tie in

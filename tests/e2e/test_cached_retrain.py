@@ -36,8 +36,21 @@ def test_a_retrain_on_unchanged_data_skips_the_cached_steps(env):
     assert second.returncode == 0, second.stdout + second.stderr
     shown = messages(env, second.stdout)
     assert all(shown[name].startswith("cached") for name in CACHED), shown
-    assert not any(shown[name] for name in ("register", "promote", "deploy"))
     run = record(env, second.stdout)
+    # the cached train is the champion's own run: nothing new, so no new version and nothing deployed
+    decided = json.loads((Path(run["run_dir"]) / "evaluate" / "result.json").read_text())
+    assert decided["decision"] == "reject", decided
+    assert decided["reason"].startswith("the candidate is the champion itself (trained in "), decided
+    assert "nothing new" in second.stdout, second.stdout
+    assert {name: run["nodes"][name]["phase"] for name in ("promote", "deploy")} == {
+        "promote": "Skipped",
+        "deploy": "Skipped",
+    }, run["nodes"]
+    versions = [
+        json.loads((Path(r["run_dir"]) / "register" / "result.json").read_text())["version"]
+        for r in (record(env, first.stdout), run)
+    ]
+    assert versions[0] == versions[1], versions  # register found the champion's version, made none
     trained = json.loads((Path(run["run_dir"]) / "train" / "result.json").read_text())
     first_run = record(env, first.stdout)
     assert trained == json.loads((Path(first_run["run_dir"]) / "train" / "result.json").read_text())
