@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from steps import storage, storage_files
+from steps import cache_key, storage, storage_files
 from steps.errors import BadInput
 
 # What a step folder holds that is not an output to restore: records of this very run.
@@ -34,14 +34,22 @@ def entry_uri(root: str, step: str, key: str) -> str:
 def store(root: str, step: str, key: str, parts: dict[str, Any], folder: str, result: dict[str, Any]) -> str:
     """Copy the step folder's outputs under a fresh nonce, then write the entry pointing at them."""
     base = storage.join(root, "objects", key, uuid.uuid4().hex)
+    found = storage_files.walk(folder)
+    rels = [
+        rel
+        for rel in sorted(found)
+        if rel.split("/")[-1] not in NOT_OUTPUTS and not rel.split("/")[-1].startswith(".")
+    ]
+    # kept with each output, so a restore tells the next step's key what it holds without hashing it
+    digests = cache_key.local_digests(folder, rels) if not storage.is_s3(folder) else {}
     outputs = {}
-    for rel in sorted(storage_files.walk(folder)):
-        if rel.split("/")[-1] in NOT_OUTPUTS or rel.split("/")[-1].startswith("."):
-            continue
+    for rel in rels:
         target = storage.join(base, rel)
         storage_files.copy(storage.join(folder, rel), target)
         size, version = storage_files.stat(target) or (0, "")
         outputs[rel] = {"uri": target, "size": size, "version": version}
+        if rel in digests:
+            outputs[rel]["sha256"] = digests[rel]
     entry = {
         "key": key,
         "step": step,
@@ -84,6 +92,9 @@ def restore(entry: dict[str, Any], folder: str) -> None:
     """Put the entry's outputs into the step folder, each whole (a link or a copy)."""
     for rel, output in entry["outputs"].items():
         storage_files.copy(output["uri"], storage.join(folder, rel))
+    known = {rel: output["sha256"] for rel, output in entry["outputs"].items() if "sha256" in output}
+    if known and not storage.is_s3(folder):
+        cache_key.remember_digests(folder, known)  # the entry's objects were checked unchanged by lookup
 
 
 def entries(root: str, step: str | None = None) -> list[dict[str, Any]]:

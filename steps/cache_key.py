@@ -17,7 +17,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -25,8 +26,12 @@ from typing import Any
 
 from steps import storage, storage_files
 
+# A folder's file digests by file identity, so each file of a run is hashed once, not by every lookup.
+DIGEST_MEMO = ".digests.json"
+# File times tick in jiffies (up to 10 ms): a file changed this recently could change again unseen.
+RACY_NS = 50_000_000
 # Files of a step folder that say how the step ran, not what it made: never an input's content.
-NOT_CONTENT = {"usage.json", "cache.json"}
+NOT_CONTENT = {"usage.json", "cache.json", DIGEST_MEMO}
 # Import names whose distribution has another name (the rest are looked up by metadata).
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "PyYAML", "pydantic_settings": "pydantic-settings"}
 IMPORT_LINE = re.compile(r"^(import|from)\s+[\w.]+")
@@ -50,10 +55,61 @@ def file_digest(path: str) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def identity(path: str) -> list[int]:
+    """What changes whenever a file's content may have: every local write renames a new inode in, and
+    a rewrite in place still moves ctime, which no one can set back from user space."""
+    info = os.stat(path)
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _read_memo(folder: str) -> dict[str, Any]:
+    try:
+        memo = json.loads(Path(folder, DIGEST_MEMO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _write_memo(folder: str, memo: dict[str, Any]) -> None:
+    path = Path(folder, DIGEST_MEMO)
+    tmp = path.with_name(f"{DIGEST_MEMO}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, path)  # whole or absent: two writers each leave a memo that is right
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a folder we may not write: the digests are only recomputed
+
+
+def local_digests(folder: str, rels: Iterable[str]) -> dict[str, str]:
+    """sha256 of each file under a local folder, from the folder's memo where the file is unchanged."""
+    memo, found, fresh = _read_memo(folder), {}, {}
+    for rel in sorted(rels):
+        path = os.path.join(folder, rel)
+        known, before = memo.get(rel), identity(path)
+        if isinstance(known, list) and len(known) == 2 and known[0] == before:
+            found[rel] = known[1]
+            continue
+        found[rel] = file_digest(path)
+        # not remembered when replaced while hashed, or changed too recently to tell a next change apart
+        if identity(path) == before and time.time_ns() - before[3] > RACY_NS:
+            fresh[rel] = [before, found[rel]]
+    if fresh:
+        _write_memo(folder, memo | fresh)
+    return found
+
+
+def remember_digests(folder: str, digests: dict[str, str]) -> None:
+    """Record digests known from elsewhere (a cache entry) for files the cache just linked into a local
+    folder: no one else has written them, so they need no wait for the file time's tick."""
+    memo = {rel: [identity(os.path.join(folder, rel)), digest] for rel, digest in digests.items()}
+    _write_memo(folder, _read_memo(folder) | memo)
+
+
 def content_of(uri: str, files: dict[str, tuple[int, str | None]]) -> dict[str, str]:
     """Each file's content fingerprint: its ETag and size on S3, its sha256 locally."""
+    local = local_digests(uri, [rel for rel, (_, etag) in files.items() if etag is None])
     return {
-        rel: f"{etag}-{size}" if etag is not None else file_digest(storage.join(uri, rel))
+        rel: f"{etag}-{size}" if etag is not None else local[rel]
         for rel, (size, etag) in sorted(files.items())
     }
 

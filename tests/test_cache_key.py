@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,33 @@ def test_imports_are_found_at_any_depth_and_across_lines():
     source = b"import a\nfrom b.c import (\n    d,\n    e,\n)\ndef f():\n    import x, \\\n        y\n    from steps import storage\n"
     own, libraries = cache_key.imports_of(source)
     assert own == {"steps.storage"} and libraries == {"a", "b", "x", "y"}
+
+
+def test_a_folder_is_hashed_once_and_any_change_is_seen_again(tmp_path, monkeypatch):
+    (tmp_path / "a.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "b.bin").write_bytes(b"y" * 1000)
+    time.sleep(2 * cache_key.RACY_NS / 1e9)  # older than a file time's tick: the memo may keep them
+    hashed = []
+    real = cache_key.file_digest
+    monkeypatch.setattr(cache_key, "file_digest", lambda path: hashed.append(Path(path).name) or real(path))
+    first = cache_key.folder_content(str(tmp_path))
+    assert sorted(hashed) == ["a.bin", "b.bin"]
+    assert cache_key.folder_content(str(tmp_path)) == first and len(hashed) == 2  # the memo answered
+    # rewritten in place, same size, mtime put back: ctime still moves, so it is hashed again
+    stat = (tmp_path / "a.bin").stat()
+    with open(tmp_path / "a.bin", "r+b") as handle:
+        handle.write(b"z")
+    os.utime(tmp_path / "a.bin", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = cache_key.folder_content(str(tmp_path))
+    assert hashed[2:] == ["a.bin"] and again["a.bin"] != first["a.bin"] and again["b.bin"] == first["b.bin"]
+    assert cache_key.DIGEST_MEMO not in again  # the memo is no part of the folder's content
+
+
+def test_a_memo_that_is_not_ours_is_only_a_cost(tmp_path):
+    (tmp_path / "a.bin").write_bytes(b"x")
+    (tmp_path / cache_key.DIGEST_MEMO).write_text('{"a.bin": [[1, 2, 3, 4], "forged"], "b": 7}')
+    assert cache_key.folder_content(str(tmp_path)) == {
+        "a.bin": cache_key.file_digest(str(tmp_path / "a.bin"))
+    }
+    (tmp_path / cache_key.DIGEST_MEMO).write_text("not json")
+    assert cache_key.folder_content(str(tmp_path))["a.bin"] != "forged"

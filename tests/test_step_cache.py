@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from steps import cache_key
 from tests.conftest import ROOT, run_step
 
 
@@ -195,3 +196,20 @@ def test_a_bad_cache_setting_names_the_variable(world):
         env=world.env | {"MLOPS_CACHE": "maybe"},
     )
     assert done.returncode == 78 and "MLOPS_CACHE" in done.stderr
+
+
+def test_a_restore_tells_the_next_lookup_its_digests(world, monkeypatch):
+    step(world, "ingest", "first")
+    assert step(world, "ingest", "second")["hit"]
+    restored = str(world.run_dir("second") / "ingest")
+    hashed, real = [], cache_key.file_digest
+    monkeypatch.setattr(cache_key, "file_digest", lambda path: hashed.append(Path(path).name) or real(path))
+    known = cache_key.folder_content(restored)
+    monkeypatch.undo()
+    assert hashed == ["result.json"]  # the step's own record; every output's digest came from the entry
+    (Path(restored) / cache_key.DIGEST_MEMO).unlink()
+    assert (
+        known
+        == cache_key.folder_content(restored)
+        == cache_key.folder_content(str(world.run_dir("first") / "ingest"))
+    )
