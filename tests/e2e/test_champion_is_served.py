@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from steps import serving_manifest
 from tests.conftest import ROOT, run_step
+from workflows.local.locks import FileLocks
 
 pytestmark = pytest.mark.e2e
 MODEL = "inv"
@@ -311,3 +313,24 @@ def test_rollback_whose_sync_fails_leaves_champion_serving_and_record_as_they_we
     assert undone.startswith(f"Roll back {MODEL} version {one}: sync of serving failed")
     monkeypatch.delenv("MLOPS_ARGOCD_SERVER")
     assert cli("models", "rollback").exit_code == 0 and world.champion() == world.served() == one
+
+
+def test_a_promote_by_hand_waits_for_the_models_running_training(world):
+    one, two = world.add_version(digest="aaaa1111bbbb2222"), world.add_version(digest="cccc3333dddd4444")
+    assert cli("models", "promote", one).exit_code == 0
+    manifest = yaml.safe_load((ROOT / "manifests" / "training.yaml").read_text())
+    mutex = manifest["spec"]["synchronization"]["mutexes"][0]["name"]
+    held = mutex.replace("{{workflow.parameters.model-name}}", MODEL)
+    # the lock a local run of this model holds for its whole run, taken here as the executor takes it
+    with FileLocks(Path(world.env["MLOPS_STORAGE_ROOT"]) / "locks", [held]):
+        promoting = subprocess.Popen(
+            [sys.executable, "-m", "workflows.cli", "models", "promote", two],
+            env=os.environ | world.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        said = iter(promoting.stderr.readline, "")  # blocks until the line, or ends if the process does
+        assert f"waiting for mutex '{held}' (another run of this model holds it)\n" in said
+        assert (
+            promoting.poll() is None and world.champion() == world.served() == one
+        )  # nothing moved meanwhile
+    assert promoting.wait(timeout=300) == 0, promoting.stderr.read()
+    assert world.champion() == world.served() == two

@@ -66,16 +66,20 @@ def models_promote(
     """Make VERSION champion and deploy it: the alias and a GitOps commit together, or neither.
 
     A failed push or sync puts the alias back (exit 70); a version with the champion's weights is
-    refused (exit 65). Example: mlops models promote 3
+    refused (exit 65). A local run of the model holding its mutex is waited for, not raced.
+    Example: mlops models promote 3
     """
     from steps.deploy import promote_champion
     from steps.tracking import model_version, tracking_errors
+    from workflows.local.locks import model_lock
 
     settings, client = _registry()
     name = model or settings.model_name
     with tracking_errors("reading the registry"):
         model_version(client, name, version)
-    err.print(promote_champion(settings, client, name, version), highlight=False)
+    with model_lock(settings.storage_root, name):
+        message = promote_champion(settings, client, name, version)
+    err.print(message, highlight=False)
 
 
 @models_app.command("rollback")
@@ -86,12 +90,16 @@ def models_rollback(
     """Deploy the champion before this one again: the alias and a GitOps commit together.
 
     Each rollback goes one champion further back in the recorded history; with none left it is
-    refused (exit 65). Example: mlops models rollback
+    refused (exit 65). A local run of the model holding its mutex is waited for, not raced.
+    Example: mlops models rollback
     """
     from steps.deploy import roll_back_champion
+    from workflows.local.locks import model_lock
 
     settings, client = _registry()
-    message = roll_back_champion(settings, client, model or settings.model_name)
+    name = model or settings.model_name
+    with model_lock(settings.storage_root, name):
+        message = roll_back_champion(settings, client, name)
     err.print(message, highlight=False)
 
 

@@ -36,3 +36,12 @@ class FileLocks:
         for handle in self.handles:
             fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
+
+
+def model_lock(storage_root: str, model: str) -> FileLocks:
+    """The lock a local training run of ``model`` holds (its mutex ``training-{{model-name}}``), for a change to
+    the model's champion made outside a run: it waits for the run rather than racing its promote and deploy.
+    None to hold where the storage root is on S3: local runs then keep no locks there."""
+    if storage_root.startswith("s3://"):
+        return FileLocks(Path(), [])
+    return FileLocks(Path(storage_root) / "locks", [f"training-{model}"])
