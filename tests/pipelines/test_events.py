@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from steps import storage
-from steps.errors import BadInput
+from steps.errors import BadInput, BadSetting
 from tests.conftest import local_env, run_step
 from tests.support.sensor_emulator import (
     EventMismatch,
@@ -99,7 +99,15 @@ def settings(monkeypatch) -> Settings:
 
 
 def on(settings: Settings, source: str, **update) -> Settings:
-    return settings.model_copy(update={"events_source": source, **update})
+    endpoint = {"events_s3_endpoint": "minio.minio.svc:9000"} if source == "s3" else {}
+    return settings.model_copy(update={"events_source": source, **endpoint, **update})
+
+
+def test_the_minio_source_without_its_endpoint_is_refused_naming_the_setting(settings):
+    with pytest.raises(BadSetting) as refused:
+        event_source(on(settings, "s3", events_s3_endpoint=None))
+    assert str(refused.value).startswith("MLOPS_EVENTS_S3_ENDPOINT: required for MLOPS_EVENTS_SOURCE=s3")
+    assert event_source(on(settings, "s3"))["spec"]["minio"]["new-data"]["endpoint"] == "minio.minio.svc:9000"
 
 
 def submitted(settings: Settings, payload) -> str:

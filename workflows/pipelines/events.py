@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from steps.errors import BadSetting
 from steps.storage import EVENT_KEY_SCHEME
 from workflows.settings import Settings
 
@@ -81,12 +82,17 @@ def event_source(settings: Settings) -> dict[str, Any]:
             }
         }
     else:
+        if not settings.events_s3_endpoint:  # Argo Events' MinIO source reads MinIO's own notification API
+            raise BadSetting(
+                "MLOPS_EVENTS_S3_ENDPOINT: required for MLOPS_EVENTS_SOURCE=s3, the host:port of your MinIO"
+                " (Argo Events' MinIO source works with MinIO only; for AWS S3 use MLOPS_EVENTS_SOURCE=sqs)"
+            )
         credential = {"name": "argo-mlops-s3-events"}
         spec = {
             "minio": {
                 EVENT: {
                     "bucket": {"name": settings.events_bucket},
-                    "endpoint": settings.events_s3_endpoint or "s3.amazonaws.com",
+                    "endpoint": settings.events_s3_endpoint,
                     "region": settings.events_region,
                     "events": ["s3:ObjectCreated:*"],
                     "filter": {"prefix": settings.events_prefix, "suffix": settings.events_suffix},
