@@ -101,7 +101,7 @@ class ArgoServer:
         if getter is None:
             raise BadSetting(f"{kind}: the Argo Server route does not serve it; use --via kube")
         found = self._call(f"get {kind} {name}", getter, name, namespace=self.namespace)
-        return found.dict(by_alias=True, exclude_none=True) if found is not None else None
+        return found.model_dump(by_alias=True, exclude_none=True) if found is not None else None
 
     def list_workflows(self, label_selector: str) -> list[dict[str, Any]]:
         """The namespace's Workflows carrying these labels (``GET /api/v1/workflows/{ns}``, labelSelector)."""
@@ -126,7 +126,7 @@ class ArgoServer:
         if created is None:
             template = (document["spec"].get("workflowTemplateRef") or {}).get("name")
             raise BadSetting(f"WorkflowTemplate {self.namespace}/{template}: not found; run: mlops apply")
-        return created.dict(by_alias=True, exclude_none=True)
+        return created.model_dump(by_alias=True, exclude_none=True)
 
     def retry(self, name: str) -> dict[str, Any] | None:
         import hera.workflows.models as m
@@ -135,7 +135,7 @@ class ArgoServer:
         retried = self._call(
             f"retry {name}", self.service.retry_workflow, name, request, namespace=self.namespace
         )
-        return retried.dict(by_alias=True, exclude_none=True) if retried is not None else None
+        return retried.model_dump(by_alias=True, exclude_none=True) if retried is not None else None
 
     def stop(self, name: str) -> dict[str, Any] | None:
         """Argo's stop (``PUT /api/v1/workflows/{ns}/{name}/stop``): no new step starts, the exit handler runs
@@ -146,7 +146,7 @@ class ArgoServer:
         stopped = self._call(
             f"stop {name}", self.service.stop_workflow, name, request, namespace=self.namespace
         )
-        return stopped.dict(by_alias=True, exclude_none=True) if stopped is not None else None
+        return stopped.model_dump(by_alias=True, exclude_none=True) if stopped is not None else None
 
     def logs(self, workflow: dict[str, Any], step: str | None) -> Iterator[tuple[str, str]]:
         """(step, line) pairs from the log endpoint, which streams one JSON object per line
