@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conformance import (
+    artifact_cases,
     dag_cases,
     depends_cases,
     entry_cases,
@@ -16,6 +17,7 @@ from tests.conformance import (
     flow_cases,
     hook_cases,
     loop_cases,
+    memoize_cases,
     nested_cases,
     output_cases,
     parameter_cases,
@@ -39,6 +41,8 @@ CASES += [
 CASES += hook_cases.CASES  # lifecycle hooks
 CASES += nested_cases.CASES  # loops and parallelism in nested templates
 CASES += exit_cases.CASES  # a dag or steps exit handler
+CASES += artifact_cases.CASES  # artifacts and volumes, each task in its own filesystem
+CASES += memoize_cases.CASES  # memoize
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

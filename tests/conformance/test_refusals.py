@@ -153,22 +153,68 @@ def test_a_template_the_executor_cannot_run_is_refused_by_name(tmp_path, doc, me
     assert message in refused(tmp_path, doc)
 
 
-@pytest.mark.parametrize("where", ["inputs", "outputs", "task arguments", "workflow arguments"])
-def test_artifacts_are_refused_by_name(tmp_path, where):
+GIT_ARTIFACT = [{"name": "data", "path": "/tmp/data", "git": {"repo": "https://example.com/r.git"}}]
+
+
+@pytest.mark.parametrize(
+    ("where", "artifacts", "message"),
+    [
+        (
+            "inputs",
+            GIT_ARTIFACT,
+            ".inputs.artifacts[0].git: the local executor does not support input artifact field",
+        ),
+        (
+            "outputs",
+            [{"name": "data"}],
+            ".outputs.artifacts[0].path: an artifact of a container or script template",
+        ),
+        (
+            "workflow arguments",
+            ARTIFACT,
+            "spec.arguments.artifacts: the local executor does not support workflow",
+        ),
+        (
+            "dag outputs",
+            ARTIFACT,
+            ".outputs.artifacts[0]: artifacts of a dag or steps template are not implemented",
+        ),
+    ],
+    ids=["unknown-source", "no-path", "workflow-arguments", "dag-template"],
+)
+def test_what_artifacts_still_refuse_is_refused_by_name(tmp_path, where, artifacts, message):
     doc = with_task_template(container("ok2", "pass"))
-    template, task, spec = (
-        doc["spec"]["templates"][1],
-        doc["spec"]["templates"][0]["dag"]["tasks"][0],
-        doc["spec"],
+    holder, key = {
+        "inputs": (doc["spec"]["templates"][1], "inputs"),
+        "outputs": (doc["spec"]["templates"][1], "outputs"),
+        "workflow arguments": (doc["spec"], "arguments"),
+        "dag outputs": (doc["spec"]["templates"][0], "outputs"),
+    }[where]
+    holder[key] = {**(holder.get(key) or {}), "artifacts": artifacts}
+    assert message in refused(tmp_path, doc)
+
+
+def test_a_configmap_volume_is_refused_by_name(tmp_path):
+    doc = with_task_template(container("ok2", "pass"), volumes=[{"name": "c", "configMap": {"name": "cm"}}])
+    assert (
+        "spec.volumes[0].configMap: the local executor does not support volume field 'configMap'"
+        in refused(tmp_path, doc)
     )
-    holder = {"inputs": template, "outputs": template, "task arguments": task, "workflow arguments": spec}[
-        where
-    ]
-    key = where.split()[-1] if " " in where else where
-    holder[key] = {**(holder.get(key) or {}), "artifacts": ARTIFACT}
-    assert refused(tmp_path, doc).endswith(
-        f".artifacts: the local executor does not support {key} field 'artifacts'"
+
+
+def test_a_workflow_that_needs_a_sandbox_is_refused_where_none_can_be_made(tmp_path, monkeypatch):
+    """Where no mount namespace can be made (macOS, user namespaces off), a declared path would be the host's."""
+    from workflows.local import sandbox
+
+    monkeypatch.setattr(sandbox, "available", lambda: "no mount namespace can be made here (OSError: denied)")
+    doc = with_task_template(container("ok2", "pass"))
+    doc["spec"]["templates"][1]["outputs"] = {"artifacts": ARTIFACT}
+    assert refused(tmp_path, doc) == (
+        "spec.templates[1] 'ok2': outputs.artifacts 'data' at /tmp/data needs a filesystem of its own, "
+        "and no mount namespace can be made here (OSError: denied)"
     )
+    del doc["spec"]["templates"][1]["outputs"]  # the same workflow without the artifact runs on the host
+    LocalRun(doc, {}, str(tmp_path / "runs"))
 
 
 def test_unsupported_features_are_refused_before_anything_starts(tmp_path):

@@ -100,6 +100,36 @@ POSITIONS = {
         m.ResourceTemplate, (*LEAF, "resource"), {"action": "create", "manifest": CHILD},
         ((LEAF, {"name": "leaf"}),),
     ),
+    "input artifact": Position(
+        m.Artifact, (*LEAF, "inputs", "artifacts", 0), {"name": "a", "path": "/tmp/a", "raw": {"data": "x"}},
+        (((*LEAF, "inputs"), {"artifacts": [{}]}),),
+    ),
+    "output artifact": Position(
+        m.Artifact, (*LEAF, "outputs", "artifacts", 0), {"name": "a", "path": "/tmp/a"},
+        (((*LEAF, "outputs"), {"artifacts": [{}]}),),
+    ),
+    "argument artifact": Position(
+        m.Artifact, (*TASK, "arguments", "artifacts", 0), {"name": "a", "raw": {"data": "x"}},
+        (((*LEAF, "inputs"), {"artifacts": [{"name": "a", "path": "/tmp/a"}]}), ((*TASK, "arguments"), {"artifacts": [{}]})),
+    ),
+    "archive": Position(
+        m.ArchiveStrategy, (*LEAF, "outputs", "artifacts", 0, "archive"), {"none": {}},
+        (((*LEAF, "outputs"), {"artifacts": [{"name": "a", "path": "/tmp/a"}]}),),
+    ),
+    "raw": Position(
+        m.RawArtifact, (*LEAF, "inputs", "artifacts", 0, "raw"), {"data": "x"},
+        (((*LEAF, "inputs"), {"artifacts": [{"name": "a", "path": "/tmp/a"}]}),),
+    ),
+    "s3": Position(
+        m.S3Artifact, (*LEAF, "outputs", "artifacts", 0, "s3"), {"key": "k"},
+        (((*LEAF, "outputs"), {"artifacts": [{"name": "a", "path": "/tmp/a"}]}),),
+    ),
+    "memoize": Position(m.Memoize, (*LEAF, "memoize"), {"key": "k", "maxAge": "1h", "cache": {"configMap": {"name": "c"}}}),
+    "volume": Position(m.Volume, ("spec", "volumes", 0), {"name": "v", "emptyDir": {}}, ((("spec", "volumes"), [{}]),)),
+    "volumeMount": Position(
+        m.VolumeMount, (*LEAF, "container", "volumeMounts", 0), {"name": "v", "mountPath": "/mnt/v"},
+        ((("spec", "volumes"), [{"name": "v", "emptyDir": {}}]), ((*LEAF, "container", "volumeMounts"), [{}])),
+    ),
 }  # fmt: skip
 
 # Objects inside implemented fields that are not positions of their own, and why nothing in them is ignored.
@@ -107,6 +137,12 @@ NESTED_ACCEPTED = {
     ("document", "metadata"): "name, generateName and namespace name the run; the rest is the API server's",
     ("task", "continueOn"): "both its fields, error and failed, are implemented (dag.continues_on)",
     ("step", "continueOn"): "both its fields, error and failed, are implemented (dag.continues_on)",
+    ("archive", "none"): "an empty object: the artifact is stored as is (artifacts.save_outputs)",
+    ("archive", "tar"): "the default, tar+gzip; compressionLevel changes the bytes, not what is stored",
+    ("volume", "emptyDir"): "a folder per attempt (volumes.py); medium and sizeLimit size a node's disk",
+    ("volume", "persistentVolumeClaim"): "a folder per run (volumes.py), shared by its tasks as a claim is",
+    ("spec", "volumeClaimTemplates"): "each claim a folder per run named by its metadata.name (volumes.py)",
+    ("memoize", "cache"): "its configMap's name names the cache's folder (memoize.py); nothing else is in it",
 }
 
 

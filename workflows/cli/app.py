@@ -15,6 +15,7 @@ from workflows.cli import cluster as cli_cluster
 from workflows.cli import costs as cli_costs
 from workflows.cli import registry as cli_registry
 from workflows.cli import runs as cli_runs
+from workflows.cli import runs_view as cli_runs_view
 from workflows.cli.support import contract_errors, err
 
 # -h as well as --help, for the app and, inherited through click's context, every subcommand.
@@ -119,6 +120,7 @@ def show_settings() -> None:
 
 app.add_typer(cli_registry.models_app, name="models")
 app.add_typer(cli_cache.cache_app, name="cache")
+app.add_typer(cli_runs_view.runs_app, name="runs")
 for name, command in {
     "run": cli_runs.run_command,
     "drift": cli_runs.drift_command,

@@ -8,10 +8,12 @@ are read from the files it wrote. A resource template's attempt is a child run (
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from steps.contract import MESSAGE_FILE
 from workflows.argo.expressions import ExpressionError
-from workflows.local import child, script
+from workflows.local import artifacts, child, memoize, sandbox, script, volumes
 from workflows.local import stop as local_stop
 from workflows.local.loops import file_name, task_of
 from workflows.local.record import Attempt, Node, Phase, ended, now_iso
@@ -54,7 +56,14 @@ def run_attempt(
         old.unlink()
     if "resource" in template:
         return child.child_workflow(run, node, template, scope, attempt)
-    return run_container(run, name, template, scope, attempt, outputs_dir, log_path)
+    memoized = "memoize" in template and number == 0  # workflows.local.memoize
+    hit = memoize.lookup(run, node, template, scope, attempt) if memoized else None
+    if hit is not None:
+        return hit
+    done = run_container(run, name, template, scope, attempt, outputs_dir, log_path)
+    if "memoize" in template and done[0].phase == Phase.Succeeded:
+        memoize.store(run, node, template, scope, *done)
+    return done
 
 
 def run_container(
@@ -83,10 +92,18 @@ def run_container(
     remote_root = os.path.commonpath([p["valueFrom"]["path"] for p in declared]) if declared else None
     if remote_root and len(declared) == 1:
         remote_root = os.path.dirname(remote_root)
+    plan = None
+    if sandbox.reason(template):  # a filesystem of its own (workflows.local.sandbox); no env remapping then
+        try:
+            plan = sandbox_of(run, name, template, container, attempt)
+            artifacts.stage_inputs(template, scope, plan)
+        except (OSError, ValueError, tarfile.TarError) as exc:
+            return ended(attempt, Phase.Error, None, f"could not prepare the task's filesystem: {exc}")
     env = dict(os.environ)
     for variable in container.get("env") or []:
         value = str(variable.get("value", ""))
-        env[variable["name"]] = str(outputs_dir) if remote_root and value == remote_root else value
+        remapped = plan is None and remote_root and value == remote_root
+        env[variable["name"]] = str(outputs_dir) if remapped else value
     env["PYTHONUNBUFFERED"] = "1"
     command = [*(container.get("command") or []), *(container.get("args") or [])]
     if command and command[0] in ("python", "python3"):
@@ -99,9 +116,10 @@ def run_container(
             try:
                 if run.killed:
                     raise OSError("the run was killed")
-                process = launch(run, command, log, env, container.get("workingDir") or None, capture)
+                cwd = container.get("workingDir") or None
+                process = launch(run, command, log, env, None if plan else cwd, capture, plan)
                 attempt.warm = isinstance(process, WarmProcess)
-            except OSError as exc:
+            except (OSError, subprocess.SubprocessError) as exc:  # a sandbox that could not be entered too
                 return ended(attempt, Phase.Error, None, f"could not start {command[:1]}: {exc}")
             tee = StdoutTee(process.stdout, log) if capture else None
             attempt.pid = process.pid
@@ -138,11 +156,15 @@ def run_container(
     if code < 0:
         return ended(attempt, Phase.Error, 128 - code, f"killed by signal {-code}")
     if code != 0:  # argoexec's wait saves the output parameters whatever the main container's exit (wait.go)
-        saved = read_outputs(declared, remote_root, outputs_dir)[0]  # those written, up to the first missing
+        # those written, up to the first missing
+        saved = read_outputs(declared, remote_root, outputs_dir, plan)[0]
         return ended(attempt, Phase.Failed, code, f"Error (exit code {code})", saved)
-    outputs, missing = read_outputs(declared, remote_root, outputs_dir)
+    outputs, missing = read_outputs(declared, remote_root, outputs_dir, plan)
     if missing is not None:
         return ended(attempt, Phase.Error, 0, f"output parameter '{missing}' was not produced")
+    attempt.artifacts, failed = artifacts.save_outputs(run, name, template, scope, plan)
+    if failed:  # executor.go SaveArtifacts: a required artifact missing errs the node
+        return ended(attempt, Phase.Error, 0, failed)
     note = outputs_dir / MESSAGE_FILE  # a line the step left for its node's message ("cached ...")
     return ended(attempt, Phase.Succeeded, 0, note.read_text().strip() if note.is_file() else "", outputs)
 
@@ -161,24 +183,33 @@ def deadline_of(template: dict, scope: dict[str, str]) -> int | None:
 
 
 def launch(
-    run: Any, command: list[str], log: BinaryIO, env: dict[str, str], cwd: str | None, capture: bool = False
+    run: Any,
+    command: list[str],
+    log: BinaryIO,
+    env: dict[str, str],
+    cwd: str | None,
+    capture: bool = False,
+    plan: sandbox.Plan | None = None,
 ):
     """Start a step's process: forked by the warm starter when it is one of our steps, else exec'd.
 
-    With ``capture`` its stdout comes through a pipe (a StdoutTee copies it to the log), so it is exec'd."""
-    if run.starter is not None and not run.starter.gone and is_step(command) and not capture:
+    With ``capture`` its stdout comes through a pipe (a StdoutTee copies it to the log), so it is exec'd; with a
+    sandbox ``plan`` it is exec'd inside it (the warm starter forks on the host only)."""
+    warm = run.starter is not None and not run.starter.gone and is_step(command)
+    if warm and not capture and plan is None:
         return run.starter.start(command, env, cwd, Path(log.name))
     stdout, stderr = (subprocess.PIPE, log) if capture else (log, subprocess.STDOUT)
+    enter = functools.partial(sandbox.enter, plan) if plan is not None else None
     if not is_step(command):
         return subprocess.Popen(
-            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True, cwd=cwd
+            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True, cwd=cwd, preexec_fn=enter
         )
     # A step starts with SIGTERM held (the mask survives exec) until steps/__init__ installs the
     # contract's handler: a stop during interpreter start-up still exits 75, not -15.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         return subprocess.Popen(
-            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True, cwd=cwd
+            command, stdout=stdout, stderr=stderr, env=env, start_new_session=True, cwd=cwd, preexec_fn=enter
         )
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
@@ -209,21 +240,32 @@ class StdoutTee:
 
 
 def read_outputs(
-    declared: list[dict], remote_root: str | None, outputs_dir: Path
+    declared: list[dict], remote_root: str | None, outputs_dir: Path, plan: sandbox.Plan | None = None
 ) -> tuple[dict[str, str], str | None]:
     """The output parameters the step wrote under its outputs folder (the template's paths, moved
-    from ``remote_root`` to it), or their defaults: (those read, the first with neither, or None)."""
+    from ``remote_root`` to it; in a sandbox, where its mounts put them), or their defaults: (those read,
+    the first with neither, or None)."""
     outputs = {}
     for parameter in declared:
-        local = Path(
-            str(parameter["valueFrom"]["path"]).replace(remote_root, str(outputs_dir), 1)
-            if remote_root
-            else parameter["valueFrom"]["path"]
-        )
-        if local.exists():
-            outputs[parameter["name"]] = local.read_text()
+        path = str(parameter["valueFrom"]["path"])
+        if plan is not None:  # in the attempt's own filesystem
+            local = plan.host_path(path)
+        else:
+            local = Path(path.replace(remote_root, str(outputs_dir), 1) if remote_root else path)
+        if local.exists():  # executor.go SaveParameters trims one trailing newline
+            outputs[parameter["name"]] = local.read_text().removesuffix("\n")
         elif "default" in parameter["valueFrom"]:
             outputs[parameter["name"]] = str(parameter["valueFrom"]["default"])
         else:
             return outputs, parameter["name"]
     return outputs, None
+
+
+def sandbox_of(run: LocalRun, name: str, template: dict, container: dict, attempt: Attempt) -> sandbox.Plan:
+    """The attempt's filesystem: its folders under ``<run>/sandbox/<node>/attempt-N``, recorded on the attempt."""
+    folder = run.run_dir / "sandbox" / file_name(name) / f"attempt-{attempt.number}"
+    attempt.sandbox = str(folder)
+    return sandbox.plan_for(
+        template, container, folder, run.run_dir,
+        lambda mount: volumes.host_folder(run.run_dir, folder, run.spec, template, mount),
+    )  # fmt: skip

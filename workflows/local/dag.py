@@ -16,6 +16,7 @@ from typing import Any
 
 from steps.errors import BadInput
 from workflows.argo.expressions import ExpressionError, evaluate
+from workflows.local import artifacts
 from workflows.local.loops import aggregate, is_looped
 from workflows.local.record import DONE, FAILED, Phase
 from workflows.local.substitution import ABSENT, Absent, go_text, pure_reference, substitute
@@ -142,6 +143,9 @@ def task_scope(run: Any) -> dict[str, str]:
     ``outputs.exitCode`` (controller.go ``addOutputsToLocalScope``). A Skipped or Omitted task's declared
     output parameters are their ``valueFrom.default``, or absent optionals (scope.go ``addSkippedNodeOutputsToScope``)."""
     scope = {**run.scope, **run.entry_inputs, "workflow.duration": workflow_duration(run.record.started_at)}
+    # a resumed run's global artifacts (a nested DAG's view has none of its own: run.scope holds them)
+    for name, record in getattr(run.record, "artifacts", {}).items():
+        scope[artifacts.GLOBAL + name] = json.dumps(record)
     for name, node in run.record.nodes.items():
         node_scope(run, node, f"tasks.{name}", scope)
     return scope
@@ -168,6 +172,8 @@ def node_scope(run: Any, node: Any, prefix: str, scope: dict[str, str]) -> None:
         scope[f"{prefix}.outputs.result"] = last.result
     if last is not None and last.exit_code is not None:
         scope[f"{prefix}.outputs.exitCode"] = str(last.exit_code)
+    if last is not None and last.artifacts:
+        artifacts.scope_of(prefix, last.artifacts, scope)  # what a later ``from`` reads
     if node.phase in (Phase.Skipped, Phase.Omitted) and not node.outputs:
         declared = (run.templates.get(node.template, {}).get("outputs") or {}).get("parameters") or []
         for parameter in declared:
@@ -227,6 +233,7 @@ def task_inputs(run: Any, task: dict, template: dict, scope: dict[str, str]) -> 
                 f"input parameter '{key}' of template '{template['name']}' was not supplied"
             )
         values[f"inputs.parameters.{key}"] = str(substitute(str(raw), scope))
+    values.update(artifacts.input_sources(run, task, template, scope))  # inputs.artifacts.X and its .path
     return values
 
 

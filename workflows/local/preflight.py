@@ -21,15 +21,16 @@ SUPPORTED = {
     "spec": {"entrypoint", "onExit", "templates", "arguments", "activeDeadlineSeconds", "parallelism", "retryStrategy",
              "hooks",
              "synchronization", "~serviceAccountName", "~podGC", "~ttlStrategy", "~securityContext",
-             "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "~volumes"},
+             "~nodeSelector", "~tolerations", "~podMetadata", "~workflowMetadata", "volumes", "volumeClaimTemplates",
+             "~artifactRepositoryRef"},
     "template": {"name", "inputs", "outputs", "container", "script", "dag", "steps", "resource", "retryStrategy",
-                 "activeDeadlineSeconds", "parallelism", "suspend",
+                 "activeDeadlineSeconds", "parallelism", "suspend", "volumes", "memoize",
                  "~podSpecPatch", "~nodeSelector", "~tolerations", "~metadata", "~securityContext",
                  "~serviceAccountName", "~priorityClassName", "~metrics"},
     "container": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
-                  "~securityContext", "~volumeMounts", "workingDir", "name"},
+                  "~securityContext", "volumeMounts", "workingDir", "name"},
     "script": {"command", "args", "env", "~envFrom", "~image", "~resources", "~imagePullPolicy",
-               "~securityContext", "~volumeMounts", "workingDir", "name", "source"},
+               "~securityContext", "volumeMounts", "workingDir", "name", "source"},
     "dag": {"tasks", "failFast"},
     "task": {"name", "template", "arguments", "depends", "dependencies", "when", "continueOn",
              "withItems", "withParam", "withSequence", "hooks", "onExit"},
@@ -37,9 +38,20 @@ SUPPORTED = {
              "hooks", "onExit"},
     "hook": {"template", "arguments", "expression"},  # a lifecycle hook (workflows.local.hooks)
     "withSequence": {"count", "start", "end", "format"},
-    "inputs": {"parameters"},
-    "outputs": {"parameters"},
-    "arguments": {"parameters"},
+    "inputs": {"parameters", "artifacts"},
+    "outputs": {"parameters", "artifacts"},
+    "arguments": {"parameters", "artifacts"},
+    "input artifact": {"name", "path", "from", "raw", "s3", "optional", "mode"},  # workflows.local.artifacts
+    "output artifact": {"name", "path", "optional", "archive", "globalName", "s3"},
+    "argument artifact": {"name", "from", "raw", "s3", "optional"},
+    "archive": {"none", "tar"},
+    "raw": {"data"},
+    "s3": {"key", "~bucket", "~endpoint", "~region", "~insecure", "~accessKeySecret", "~secretKeySecret",
+           "~roleARN", "~useSDKCreds", "~createBucketIfNotPresent", "~encryptionOptions", "~caSecret",
+           "~sessionTokenSecret"},  # a key of the local artifact repository, wherever the bucket is
+    "volume": {"name", "emptyDir", "persistentVolumeClaim"},  # workflows.local.volumes
+    "memoize": {"key", "maxAge", "cache"},  # workflows.local.memoize
+    "volumeMount": {"name", "mountPath", "subPath", "~readOnly", "~mountPropagation", "~recursiveReadOnly"},
     "input parameter": {"name", "value", "default", "~description"},
     "output parameter": {"name", "valueFrom", "globalName", "~description"},
     "suspend": {"duration"},
@@ -145,11 +157,36 @@ def check_supported(doc: dict[str, Any]) -> None:
                     only,
                 )
     check_what_runs(spec)
+    check_files(spec, only)
+
+
+def check_files(spec: dict[str, Any], only) -> None:
+    """Artifacts and volumes (workflows.local.artifacts, volumes), memoize on container and script templates, and a
+    filesystem of its own for each template that needs one (workflows.local.sandbox): where none can be made, such
+    a workflow is refused by name."""
+    from workflows.local import artifacts, sandbox, volumes  # they import this module
+
+    artifacts.check(spec, only)
+    volumes.check(spec, only)
+    for index, template in enumerate(spec.get("templates") or []):
+        if "memoize" in template:
+            only(template["memoize"] or {}, "memoize", f"spec.templates[{index}].memoize")
+            if kind_of(template) not in ("container", "script"):
+                raise Unsupported(
+                    f"spec.templates[{index}].memoize: memoize on a {kind_of(template)} template is not "
+                    "implemented by the local executor"
+                )
+        why = sandbox.reason(template)
+        if why and sandbox.available():
+            raise Unsupported(
+                f"spec.templates[{index}] '{template.get('name')}': {why} needs a filesystem of its own, and "
+                f"{sandbox.available()}"
+            )
 
 
 def parameters(holder: dict | None, where: str, kind: str, path: str, only) -> None:
     """The fields of an ``inputs``/``outputs``/``arguments`` block and of each of its parameters
-    (``artifacts`` are refused here by name: the local executor passes data by URI, not as artifacts)."""
+    (its artifacts are checked by ``check_files``)."""
     if not holder:
         return
     only(holder, where, path)

@@ -54,6 +54,8 @@ class Attempt:
     command: list[str] = field(default_factory=list)
     warm: bool = False  # forked by the warm starter rather than exec'd
     result: str | None = None  # its stdout, when a task reads {{tasks.<name>.outputs.result}}
+    sandbox: str | None = None  # its own filesystem's folder, when sandboxed (workflows.local.sandbox)
+    artifacts: dict[str, dict] = field(default_factory=dict)  # saved output artifacts: location, size, digest
 
 
 @dataclass
@@ -69,6 +71,7 @@ class Node:
     reused: bool = False
     children: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0  # wall time from the first attempt's start to the end, backoffs included
+    memoization: dict | None = None  # Argo's MemoizationStatus: hit, key, cacheName (memoize.py)
 
     @property
     def duration(self) -> float:
@@ -93,6 +96,7 @@ class RunRecord:
     exit_handler: Node | None = None
     outputs: dict[str, str] = field(default_factory=dict)  # the workflow's, by globalName (status.outputs)
     hooks: dict[str, Node] = field(default_factory=dict)  # lifecycle hook nodes by name (hooks.py)
+    artifacts: dict[str, dict] = field(default_factory=dict)  # the workflow's, by globalName (artifacts.py)
 
     def entry_ended(self, phase: str, message: str) -> str:
         """The entrypoint's phase, the workflow's; its message becomes the workflow's when it did not succeed."""
