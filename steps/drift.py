@@ -9,32 +9,43 @@ references, K-S / chi-square on small ones), on every row; the data drifted when
 share reaches ``--drift-share``. The label (target drift) and the champion's predictions
 (prediction drift) are compared too when the current data has them. Writes
 ``drift/columns.json`` and Evidently's ``drift/report.html`` (drawn from a sample of at most
-20,000 rows a side), logs both and the metrics to MLflow, and outputs ``drifted``,
-``drift-share`` and the top columns.
+20,000 rows a side, in a process of its own beside the tests: ``steps.drift_report``), logs both
+and the metrics to MLflow, and outputs ``drifted``, ``drift-share`` and the top columns. What the
+check needs of the reference (sorted columns, value counts, the champion's predictions on it) is
+kept for the next check of the same champion and data (``steps.drift_reference``).
 """
 
 from __future__ import annotations
 
 import sys
-import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 from pydantic import Field
 
-from steps import storage
+from steps import drift_reference, storage
 from steps.contract import CommaList, StepParams, StepResult, log, run_step, step_folder
-from steps.drift_columns import column_verdicts
+from steps.drift_columns import column_kinds, column_verdicts
+from steps.drift_reference import Profile
+from steps.drift_report import ReportProcess
+from steps.drift_sides import (
+    PREDICTION,
+    REPORT_ROWS,
+    kept_profile,
+    lineage_uri,
+    load_champion,
+    made_profile,
+    note_changes,
+    read_current,
+    sample,
+)
 from steps.errors import BadInput
-from steps.ingest import fingerprint, read_dataset
-from steps.load_current import current_data_uri, window
+from steps.load_current import current_data_uri
 from steps.schema import compare_columns, input_columns
 from steps.threads import apply_thread_policy
 
-PREDICTION = "prediction"
 TOP_COLUMNS = 5
-# The HTML report is drawn from at most this many rows a side; the verdicts use every row.
-REPORT_ROWS = 20_000
 
 
 class DriftParams(StepParams):
@@ -77,26 +88,7 @@ class DriftResult(StepResult):
     report_uri: str
 
 
-def _sample(frame: pd.DataFrame, params: DriftParams) -> pd.DataFrame:
-    if params.max_rows and len(frame) > params.max_rows:
-        return frame.sample(n=params.max_rows, random_state=params.seed)
-    return frame
-
-
-def drift_report(reference: pd.DataFrame, current: pd.DataFrame, params: DriftParams, overrides, rows: int):
-    """Evidently's drift report, the page people read, drawn from at most ``rows`` rows of each side
-    (seeded): its plots cost far more than the tests, and a sample draws the same distributions."""
-    from evidently import Report
-    from evidently.presets import DataDriftPreset
-
-    def sample(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.sample(n=rows, random_state=params.seed) if len(frame) > rows else frame
-
-    preset = DataDriftPreset(drift_share=params.drift_share, per_column_method=overrides or None)
-    return Report([preset]).run(current_data=sample(current), reference_data=sample(reference))
-
-
-def check_columns(name: str, version, params: DriftParams, features, current, reference) -> None:
+def check_columns(name: str, version, params: DriftParams, features, current, reference_columns) -> None:
     """Refuse current data the champion cannot score: data of other columns than its training data
     in the sentence every step uses (``steps.schema``), one dropped column by its name."""
     columns = compare_columns(
@@ -105,7 +97,7 @@ def check_columns(name: str, version, params: DriftParams, features, current, re
         features,
         current.columns,
         alias=params.alias,
-        ignore=[*reference.columns, "event_time"],
+        ignore=[*reference_columns, "event_time"],
     )
     if columns.other_columns:
         raise BadInput(f"{columns.message()} (current data at {params.current_uri})")
@@ -135,133 +127,151 @@ def find_champion(params: DriftParams, settings, name: str):
     return client, champion, features
 
 
-def read_sides(params: DriftParams, name: str, champion) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(reference, current, reference URI): the champion's training data, found by its lineage tags,
-    and the current window."""
-    current, _ = read_dataset(params.current_uri, keep_text={"event_time"})
-    current = window(current, params.current_uri, params.since or "", params.until or "")
-    reference_uri = champion.tags.get("mlops.data_uri")
-    if not reference_uri:
-        raise BadInput(
-            f"{name} version {champion.version} has no mlops.data_uri lineage tag: its training data is unknown"
-        )
-    reference, _ = read_dataset(reference_uri, keep_text={"event_time"})
-    reference = reference.drop_duplicates(ignore_index=True)
-    trained_on = champion.tags.get("mlops.data_fingerprint", "")
-    if trained_on and fingerprint(reference) != trained_on:
-        log(
-            "drift",
-            f"note: {reference_uri} changed since version {champion.version} was trained (fingerprint differs)",
-        )
-    return reference, current, reference_uri
-
-
-def with_predictions(params: DriftParams, settings, name: str, champion, features, reference, current):
-    """Both sides sampled to the checked columns, each with the champion's predicted probability."""
-    import mlflow.pyfunc
-
-    from steps.model import probabilities
-    from steps.tracking import tracking_errors
-
-    target = settings.target_column
-    check_columns(name, champion.version, params, features, current, reference)
-    with tracking_errors("loading the champion"):
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
-    columns = list(features) + ([target] if target in current.columns and target in reference.columns else [])
-    reference, current = _sample(reference, params)[columns].copy(), _sample(current, params)[columns].copy()
-    reference[PREDICTION] = probabilities(model, reference)
-    current[PREDICTION] = probabilities(model, current)
-    log(
-        "drift",
-        f"reference {len(reference):,} rows (version {champion.version}'s data), current {len(current):,} rows",
-    )
-    return reference, current
-
-
-def judge(params: DriftParams, reference: pd.DataFrame, current: pd.DataFrame) -> list[dict]:
-    """Each column's drift verdict, with the methods ``--column-methods`` sets; bad methods are bad input."""
-    overrides = params.method_overrides()
-    unknown = sorted(set(overrides) - set(reference.columns))
-    if unknown:
-        raise BadInput(
-            f"parameter --column-methods: column '{unknown[0]}' is not checked (columns: {', '.join(reference.columns)})"
-        )
+def _verdicts(profile: Profile, current: pd.DataFrame, overrides: dict[str, str]) -> list[dict]:
     try:
-        return column_verdicts(reference, current, overrides)
+        return column_verdicts(profile, current, overrides)
     except (ValueError, KeyError) as exc:  # an unknown method name, or one that does not fit the column
         raise BadInput(f"parameter --column-methods: {str(exc).splitlines()[0][:200]}") from None
 
 
-def publish(
-    params: DriftParams, settings, client, name: str, champion, details: dict, reference, current
-) -> str:
+def judge(params: DriftParams, profile: Profile, current: pd.DataFrame, predicting: Future) -> list[dict]:
+    """Each column's drift verdict, with the methods ``--column-methods`` sets; bad methods are bad input.
+    The current's predictions (``predicting``) are tested last: they are made while the others are."""
+    overrides = params.method_overrides()
+    checked = [*current.columns, PREDICTION]
+    unknown = sorted(set(overrides) - set(checked))
+    if unknown:
+        raise BadInput(
+            f"parameter --column-methods: column '{unknown[0]}' is not checked (columns: {', '.join(checked)})"
+        )
+    verdicts = _verdicts(profile, current, overrides)
+    predicted = current.assign(**{PREDICTION: predicting.result()})[[PREDICTION]]
+    return verdicts + _verdicts(profile, predicted, overrides)
+
+
+def publish(params: DriftParams, settings, client, name: str, champion, details: dict, html: Path) -> str:
     """report.html and columns.json in the step's folder, and an MLflow run; returns the report's URI."""
     from steps.tracking import as_metrics, as_tags, experiment_id, tracking_errors
 
     folder = step_folder(params.run_dir, "drift")
-    report_rows = details["report_rows"]
-    with tempfile.TemporaryDirectory() as tmp:
-        html = Path(tmp, "report.html")
-        drift_report(reference, current, params, params.method_overrides(), report_rows).save_html(str(html))
-        storage.write_bytes(storage.join(folder, "report.html"), html.read_bytes())
-        storage.write_json(storage.join(folder, "columns.json"), details)
-        drifted_columns = [v for v in details["columns"] if v["drifted"]]
-        with tracking_errors("logging the drift run"):
-            run = client.create_run(
-                experiment_id(client, params.experiment, settings),
-                tags={
-                    "mlops.step": "drift",
-                    "mlops.model": name,
-                    "mlops.champion_version": str(champion.version),
-                },
-            )
-            client.log_batch(
-                run.info.run_id,
-                metrics=as_metrics(
-                    {"drift_share": details["drift_share"], "drifted_columns": len(drifted_columns)}, 0
-                ),
-                tags=as_tags(
-                    {
-                        "mlops.drifted": str(details["drifted"]).lower(),
-                        "mlops.current_uri": params.current_uri,
-                    }
-                ),
-            )
-            client.log_artifact(run.info.run_id, str(html), "drift")
-            client.log_dict(run.info.run_id, details, "drift/columns.json")
-            client.set_terminated(run.info.run_id)
+    storage.write_bytes(storage.join(folder, "report.html"), html.read_bytes())
+    storage.write_json(storage.join(folder, "columns.json"), details)
+    drifted_columns = [v for v in details["columns"] if v["drifted"]]
+    with tracking_errors("logging the drift run"):
+        run = client.create_run(
+            experiment_id(client, params.experiment, settings),
+            tags={
+                "mlops.step": "drift",
+                "mlops.model": name,
+                "mlops.champion_version": str(champion.version),
+            },
+        )
+        client.log_batch(
+            run.info.run_id,
+            metrics=as_metrics(
+                {"drift_share": details["drift_share"], "drifted_columns": len(drifted_columns)}, 0
+            ),
+            tags=as_tags(
+                {
+                    "mlops.drifted": str(details["drifted"]).lower(),
+                    "mlops.current_uri": params.current_uri,
+                }
+            ),
+        )
+        client.log_artifact(run.info.run_id, str(html), "drift")
+        client.log_dict(run.info.run_id, details, "drift/columns.json")
+        client.set_terminated(run.info.run_id)
     return storage.join(folder, "report.html")
+
+
+def reference_side(params: DriftParams, settings, name: str, champion, features, model, current, kept_read):
+    """(the reference's profile, the current's checked columns): the kept profile when it answers
+    every checked column's test, else one made from the data read now (and kept, unless the check
+    is sampled or sets its own tests)."""
+    target = settings.target_column
+    checked = [*features, *([target] if target in current.columns else [])]
+    own = bool(params.max_rows or params.column_methods)  # a sample, or tests that need every value
+    kept, key = kept_read.result() if not own else (None, "")
+    reference_uri = lineage_uri(name, champion)
+    profile = kept or made_profile(
+        name, champion, reference_uri, checked, model, params.max_rows, params.seed
+    )
+    check_columns(name, champion.version, params, features, current, profile.columns)
+    current = current[[c for c in checked if c in profile.sizes]]
+    kinds = column_kinds(current) | {PREDICTION: "num"}
+    if kept is not None and not all(kept.answers(c, kind) for c, kind in kinds.items()):
+        profile = made_profile(name, champion, reference_uri, checked, model, params.max_rows, params.seed)
+    if profile is kept:
+        log("drift", f"reference profile of version {champion.version} kept from an earlier check")
+    elif key:
+        drift_reference.store(settings.storage_root, name, key, profile)
+    return profile, current
 
 
 def drift(params: DriftParams, settings) -> DriftResult:
     """Evidently's drift verdict for the current data against the champion's training data."""
+    from steps.model import probabilities
+
     params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
-    apply_thread_policy(settings)  # before torch loads: threads this process may really use
-    name = params.model_name or settings.model_name
-    client, champion, features = find_champion(params, settings, name)
-    reference, current, reference_uri = read_sides(params, name, champion)
-    # Judged on the sides as read: after sampling no side is over max-rows.
-    sampled = bool(params.max_rows and params.max_rows < max(len(reference), len(current)))
-    reference, current = with_predictions(params, settings, name, champion, features, reference, current)
-    if sampled:
+    # Started first: Evidently's import in the report's process overlaps all that follows.
+    with ReportProcess() as report, ThreadPoolExecutor(max_workers=2) as pool:
+        # parquet reads and file hashes release the GIL for the imports
+        current_read = pool.submit(read_current, params.current_uri, params.since or "", params.until or "")
+        apply_thread_policy(settings)  # before torch loads: threads this process may really use
+        name = params.model_name or settings.model_name
+        client, champion, features = find_champion(params, settings, name)
+        reference_uri = lineage_uri(name, champion)
+        kept_read = pool.submit(
+            kept_profile, settings.storage_root, name, champion, reference_uri, params.seed
+        )
+        model = load_champion(name, champion)
+        current = current_read.result()
+        profile, current = reference_side(
+            params, settings, name, champion, features, model, current, kept_read
+        )
+        note_changes(champion, reference_uri, profile)
+        # Judged on the sides as read: after sampling no side is over max-rows.
+        sampled = bool(params.max_rows and params.max_rows < max(profile.read, len(current)))
+        current = sample(current, params.max_rows, params.seed)
         log(
             "drift",
-            f"sampled each side to at most {params.max_rows:,} rows (seed {params.seed}); columns.json says so",
+            f"reference {profile.rows:,} rows (version {champion.version}'s data), current {len(current):,} rows",
         )
-    verdicts = judge(params, reference, current)
-    drifted_columns = [v for v in verdicts if v["drifted"]]
-    share = len(drifted_columns) / len(verdicts)
-    drifted = share >= params.drift_share
-    top = [v["column"] for v in sorted(drifted_columns, key=lambda v: -abs(v["score"]))][:TOP_COLUMNS]
-    report_rows = min(REPORT_ROWS, max(len(reference), len(current)))
-    details = {
-        "drifted": drifted, "drift_share": share, "threshold_share": params.drift_share, "columns": verdicts,
-        "reference_uri": reference_uri, "current_uri": params.current_uri, "champion_version": str(champion.version),
-        "sampled": sampled, "seed": params.seed, "report_rows": report_rows,
-    }  # fmt: skip
-    if report_rows < max(len(reference), len(current)):
-        log("drift", f"report.html is drawn from {report_rows:,} rows a side; the verdicts use every row")
-    report_uri = publish(params, settings, client, name, champion, details, reference, current)
+        if sampled:
+            log(
+                "drift",
+                f"sampled each side to at most {params.max_rows:,} rows (seed {params.seed}); columns.json says so",
+            )
+        report_rows = min(REPORT_ROWS, max(profile.rows, len(current)))
+        current = current.copy()
+        current_shown = sample(current, report_rows, params.seed)
+        # The report's sample is predicted first, so that it is drawn while every row is predicted and tested.
+        shown_predicted = probabilities(model, current_shown)
+        if len(current_shown) == len(current):  # the report shows every row: predicted once, for both
+            predicting: Future = Future()
+            predicting.set_result(shown_predicted)
+        else:
+            predicting = pool.submit(probabilities, model, current)
+        current_shown = current_shown.assign(**{PREDICTION: shown_predicted})
+        report.request(
+            profile.shown[[*current.columns, PREDICTION]],
+            current_shown,
+            params.drift_share,
+            params.method_overrides(),
+        )
+        verdicts = judge(params, profile, current, predicting)
+        drifted_columns = [v for v in verdicts if v["drifted"]]
+        share = len(drifted_columns) / len(verdicts)
+        drifted = share >= params.drift_share
+        top = [v["column"] for v in sorted(drifted_columns, key=lambda v: -abs(v["score"]))][:TOP_COLUMNS]
+        details = {
+            "drifted": drifted, "drift_share": share, "threshold_share": params.drift_share, "columns": verdicts,
+            "reference_uri": reference_uri, "current_uri": params.current_uri, "champion_version": str(champion.version),
+            "sampled": sampled, "seed": params.seed, "report_rows": report_rows,
+        }  # fmt: skip
+        if report_rows < max(profile.rows, len(current)):
+            log("drift", f"report.html is drawn from {report_rows:,} rows a side; the verdicts use every row")
+        report_uri = publish(params, settings, client, name, champion, details, report.wait())
     log(
         "drift",
         f"{'DRIFT' if drifted else 'no drift'}: {len(drifted_columns)}/{len(verdicts)} columns drifted"

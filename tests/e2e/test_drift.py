@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -118,6 +119,26 @@ def test_verdicts_agree_with_evidently_called_directly(
     assert {c["column"]: c["score"] for c in ours["columns"]} == pytest.approx(scores)
     assert sum(c["drifted"] for c in ours["columns"]) == count["count"]
     assert ours["drift_share"] == pytest.approx(count["share"])
+
+
+def test_a_second_check_uses_the_kept_reference_profile_and_judges_the_same(
+    champion_run, registry, current_data, tmp_path
+):
+    """The first check of a champion reads its training data and keeps a profile of it; the next one
+    reads the profile instead (steps.drift_reference), with the same verdicts and scores."""
+    import shutil
+
+    shutil.rmtree(Path(registry.env["MLOPS_STORAGE_ROOT"], "cache", "drift-reference"), ignore_errors=True)
+    first = check(registry, tmp_path / "a", current_data / "drifted")
+    second = check(registry, tmp_path / "b", current_data / "drifted")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    version = champion_run["register"]["version"]
+    assert "kept from an earlier check" not in first.stderr
+    assert f"reference profile of version {version} kept from an earlier check" in second.stderr
+    made, kept = (
+        json.loads((tmp_path / side / "run" / "drift" / "columns.json").read_text()) for side in "ab"
+    )
+    assert kept == made
 
 
 def test_bad_inputs_are_one_line_and_exit_65(champion_run, registry, current_data, tmp_path):
