@@ -77,7 +77,8 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix -q steps workflows tests bench
 	$(BIN)/ruff format -q steps workflows tests bench
 
-bench: venv ## all benchmarks (B1-B7, B2c), each against a baseline measured in the same run; one table (~30 min)
+bench: venv ## all benchmarks (B1-B10, B2c), each against a baseline measured in the same run; one table (~40 min)
+	$(BIN)/pip install -q --only-binary=:all: -c constraints.txt -e '.[bench]'  # Metaflow, for B10 only
 	$(BIN)/python -m bench.run_all
 
 bench-quick: venv ## every benchmark at a small size, once: checks they run (make test calls it)

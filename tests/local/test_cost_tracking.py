@@ -117,12 +117,14 @@ def test_a_run_with_no_mlflow_run_records_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / ".mlops" / "mlflow.db").exists()
 
 
-def test_the_drift_check_that_started_a_retrain_is_part_of_its_versions_cost(trained_run):
+@pytest.mark.parametrize("warm", [False, True], ids=["in-process", "through-the-warm-starter"])
+def test_the_drift_check_that_started_a_retrain_is_part_of_its_versions_cost(trained_run, warm):
     import io
 
     from rich.console import Console
 
     from workflows.cli.costs import settle_cost
+    from workflows.local.warm_start import WarmStarter
 
     retrain_dir, run_id, client = trained_run
     drift_dir = retrain_dir.parent / "drift-xyz98"
@@ -141,7 +143,13 @@ def test_the_drift_check_that_started_a_retrain_is_part_of_its_versions_cost(tra
     )  # fmt: skip
     (drift_dir / "run.json").write_text(json.dumps(record.to_json()))
     said = io.StringIO()
-    settle_cost(Console(file=said, width=300), record, load_settings())
+    starter = WarmStarter(None) if warm else None  # mlops run records through its starter (MLflow loaded)
+    try:
+        settle_cost(Console(file=said, width=300), record, load_settings(), starter)
+    finally:
+        if starter is not None:
+            starter.close()
+    assert (drift_dir / "logs" / "cost.log").exists() == warm  # the forked recorder's log
     drift_cost = json.loads((drift_dir / "cost.json").read_text())
     assert [line["step"] for line in drift_cost["lines"]] == ["drift"]  # the resource node is no pod
     retrain_cost = json.loads((retrain_dir / "cost.json").read_text())

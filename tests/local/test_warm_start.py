@@ -75,3 +75,56 @@ def test_only_project_steps_are_forked():
     assert not is_step(["python", "-c", "pass"])
     assert not is_step(["python", "-m", "http.server"])
     assert not is_step(["bash", "-m", "steps.train"])
+
+
+def replies(stdout, wanted: int, deadline: float = 60.0) -> list[dict]:
+    """The starter's next ``wanted`` messages other than ``ready``, or as many as came by the deadline."""
+    import json
+    import selectors
+
+    found, selector = [], selectors.DefaultSelector()
+    selector.register(stdout, selectors.EVENT_READ)
+    ends = time.monotonic() + deadline
+    while len(found) < wanted and selector.select(max(0.0, ends - time.monotonic())):
+        message = json.loads(stdout.readline())
+        if "ready" not in message:
+            found.append(message)
+    return found
+
+
+def test_requests_that_arrive_in_one_read_are_all_answered(tmp_path):
+    """Two steps started at once can reach the starter in one read: both are forked, both reported."""
+    import json
+
+    starter = subprocess.Popen(
+        [sys.executable, "-m", "workflows.local.warm_start"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    requests = [
+        {"id": n, "module": HELPER[2], "argv": ["exit", str(n)], "env": dict(os.environ), "cwd": str(tmp_path),
+         "log": str(tmp_path / f"{n}.log")}
+        for n in (1, 2)
+    ]  # fmt: skip
+    starter.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))  # one write, one read
+    starter.stdin.flush()
+    got = replies(starter.stdout, 4)
+    starter.stdin.close()
+    assert starter.wait(30) == 0  # at the executor's end, it exits (no teardown)
+    pids = {m["id"]: m["pid"] for m in got if "id" in m}
+    codes = {m["pid"]: m["code"] for m in got if "code" in m}
+    assert {n: codes.get(pid) for n, pid in pids.items()} == {1: 1, 2: 2}
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads where the starter's stderr points")
+def test_a_starter_begun_before_its_run_moves_its_log_into_the_run(tmp_path):
+    started = WarmStarter(None)  # mlops run starts it before the run's folder exists
+    try:
+        kept = tmp_path / "run" / "logs" / "warm-start.log"
+        started.keep_log(kept)
+        step, _ = start(started, tmp_path, "exit", "0")  # requests are handled in order: the move is done
+        assert step.wait(30) == 0
+        assert os.readlink(f"/proc/{started.process.pid}/fd/2") == str(kept)
+        started.keep_log(tmp_path / "other.log")  # a child run sharing the starter keeps the first run's log
+        assert started.log == kept
+    finally:
+        started.close()
+    assert started.process.returncode is not None

@@ -17,14 +17,16 @@ from workflows.cli.support import contract_errors
 if TYPE_CHECKING:
     from workflows.argo.ledger import Ledger
     from workflows.local.record import RunRecord
+    from workflows.local.warm_start import WarmStarter
 
 BAR_WIDTH = 24  # characters of the longest bar in the chart
 
 
-def settle_cost(out: Console, record: RunRecord, settings) -> None:
+def settle_cost(out: Console, record: RunRecord, settings, starter: WarmStarter | None = None) -> None:
     """At the end of ``mlops run``: the run's ``cost.json``, its totals on its MLflow runs and registered
-    version, and one line saying what it cost. A ledger that cannot be made never fails the run."""
-    from workflows.local.cost_tracking import record_cost
+    version (through the run's warm ``starter`` when there is one), and one line saying what it cost.
+    A ledger that cannot be made never fails the run."""
+    from workflows.local.cost_tracking import record_costs
     from workflows.local.ledger import local_ledger, started_runs, write_cost
 
     def say(line: str) -> None:
@@ -56,12 +58,9 @@ def settle_cost(out: Console, record: RunRecord, settings) -> None:
         say(
             f"cost:       {child.run}: {money(child.totals()['model_cost'], child)} with this run's, in {written}"
         )
-    for each in [ledger, *(child for _, child in started)]:
-        try:
-            recorded = record_cost(each, settings)
-        except Exception as exc:  # the tracking store is down: the ledger is on disk, the run stands
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
-            say(f"cost:       not recorded in MLflow: {first}")
+    for recorded, error in record_costs([(run_dir, ledger), *started], settings, starter):
+        if error:  # the tracking store is down: the ledger is on disk, the run stands
+            say(f"cost:       not recorded in MLflow: {error}")
             return
         if recorded:
             say(f"cost:       recorded on {', '.join(recorded)}")

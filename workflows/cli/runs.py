@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from steps.errors import BadInput
-from workflows.cli.support import contract_errors, local_document, local_templates, parse_parameters
+from workflows.cli.support import contract_errors, local_templates, parse_parameters
 
 if TYPE_CHECKING:
     from workflows.local.record import RunRecord
@@ -84,8 +84,32 @@ def run_locally(
 ) -> tuple[RunRecord, int]:
     """Run a compiled workflow on the local executor, showing progress; (its record, exit code).
     ``with_``: the ``--with`` paths whose WorkflowTemplates its references name."""
+    from workflows.local.warm_start import WarmStarter
+    from workflows.settings import load_settings
+
+    settings = load_settings()
+    # First: its imports (seconds) overlap this command's own start; the cost is recorded through it at the end.
+    starter = WarmStarter(None) if settings.local_warm_start else None
+    try:
+        return run_with(starter, settings, workflow, parameters, parallelism, resume, with_)
+    finally:
+        if starter is not None:
+            starter.close()
+
+
+def run_with(
+    starter,
+    settings,
+    workflow: str,
+    parameters: dict,
+    parallelism: int,
+    resume: str | None,
+    with_: list[str] | None,
+) -> tuple[RunRecord, int]:
+    """``run_locally`` with its settings read and its warm starter (or None) started."""
     import yaml
 
+    from workflows.cli.compiled import compiled_document
     from workflows.local.budget import take_budget
     from workflows.local.executor import LocalRun
     from workflows.local.loading import library_documents
@@ -93,9 +117,7 @@ def run_locally(
     from workflows.local.progress import Progress, console, table
     from workflows.local.record import WORKFLOW_FILE, load_record
     from workflows.local.stop import SignalStop
-    from workflows.settings import load_settings
 
-    settings = load_settings()
     library = library_documents(with_ or [])  # read first: a bad --with path is refused before anything
     previous = None
     if resume:
@@ -104,10 +126,12 @@ def run_locally(
             raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
         kept = Path(previous.run_dir) / WORKFLOW_FILE  # resume what ran, whatever changed since
         doc = (
-            yaml.safe_load(kept.read_text()) if kept.exists() else local_document(workflow, settings, library)
+            yaml.safe_load(kept.read_text())
+            if kept.exists()
+            else compiled_document(workflow, settings, library)
         )
     else:
-        doc = local_document(workflow, settings, library)
+        doc = compiled_document(workflow, settings, library)
         declared = {p["name"] for p in (doc.get("spec", {}).get("arguments") or {}).get("parameters") or []}
         # Where data, runs and models are is a setting of this machine, not of the compiled file.
         for name, value in settings.workflow_parameters().items():
@@ -120,7 +144,7 @@ def run_locally(
         run = LocalRun(
             doc, parameters, settings.runs_root, parallelism, previous=previous,
             on_change=budget.watching(progress, settings),
-            load_template=local_templates(settings, library), warm_start=settings.local_warm_start,
+            load_template=local_templates(settings, library), warm_start=starter or False,
         )  # fmt: skip
         checked = None if previous else budget.refuse_if_over(run, settings)  # over its estimate: 65, no step
         out.print(
@@ -145,7 +169,8 @@ def run_locally(
     report(out, record, settings, workflow)
     from workflows.cli.costs import settle_cost
 
-    settle_cost(out, record, settings)  # cost.json, and the totals on its MLflow runs and model version
+    # cost.json, and the totals on its MLflow runs and model version
+    settle_cost(out, record, settings, starter)
     if stopper.exit_code() is not None:
         sys.exit(stopper.exit_code())  # a stopped run ends the command too (`mlops watch` included)
     return record, budget.exit_code() or run.exit_code()
@@ -284,9 +309,9 @@ def report(out: Console, record: RunRecord, settings, workflow: str = "training"
     if record.message:
         out.print(record.message, style="red", highlight=False, markup=False)
     say(f"run record: {Path(record.run_dir) / 'run.json'}")
-    from workflows.pipelines.compile import pipelines
+    from workflows.cli.compiled import is_pipeline
 
-    if workflow not in pipelines():
+    if not is_pipeline(workflow):
         pass  # a user's own workflow: the project's tracking store is none of its business
     elif settings.tracking_uri.startswith(("http://", "https://")):
         say(f"MLflow:     {settings.tracking_uri}")

@@ -28,14 +28,13 @@ source), ``loops`` (withItems, withSequence, withParam and fan-in), ``retry``, `
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ from workflows.local.preflight import Unsupported, check_enums, check_supported
 from workflows.local.record import FAILED, WORKFLOW_FILE, Attempt, Node, Phase, RunRecord, now_iso
 from workflows.local.retry import retry_limit, should_retry
 from workflows.local.substitution import parse_duration, substitute
-from workflows.local.warm_start import WarmStarter
+from workflows.local.warm_start import WarmStarter, run_starter
 
 
 class LocalRun:
@@ -78,7 +77,7 @@ class LocalRun:
         on_change: Callable[[LocalRun], None] | None = None,
         locks_dir: str | None = None,
         load_template: Callable[[str], dict[str, Any]] | None = None,
-        warm_start: bool = False,
+        warm_start: bool | WarmStarter = False,  # a starter: the caller's, shared with child runs
     ) -> None:
         check_supported(doc)
         self.warm_start, self.starter = warm_start, None
@@ -190,7 +189,7 @@ class LocalRun:
 
     def execute_body(self, body: Callable[[], str]) -> None:
         """Run the entrypoint's body under the mutexes and the workflow's deadline, then the exit handler."""
-        with self.mutexes(), self.step_starter():
+        with self.mutexes(), run_starter(self):
             self.save()
             deadline = self.spec.get("activeDeadlineSeconds")
             timer = threading.Timer(float(deadline), self.workflow_deadline) if deadline else None
@@ -232,19 +231,6 @@ class LocalRun:
             partial = path.with_suffix(".partial")
             partial.write_text(yaml_io.dump(self.doc))
             partial.replace(path)  # whole or absent
-
-    @contextlib.contextmanager
-    def step_starter(self) -> Iterator[None]:
-        """With warm starts on, one starter process for this run's steps (see workflows.local.warm_start)."""
-        if not self.warm_start:
-            yield
-            return
-        self.starter = WarmStarter(self.run_dir / "logs" / "warm-start.log")
-        try:
-            yield
-        finally:
-            self.starter.close()
-            self.starter = None
 
     def schedule(self, tasks: dict, graph: dict[str, set[str]], fail_fast: bool) -> None:
         """Start each task once it is ready, up to parallelism, until none runs; a task's exception is raised here."""

@@ -11,8 +11,9 @@ reported back. Only the libraries are shared, copy-on-write; no step code runs i
 Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv", "env", "cwd",
 "log"}``; the starter answers ``{"id", "pid"}`` once forked and ``{"pid", "code"}`` when the step
 ends (``code`` as ``subprocess`` gives it: negative for a signal), and says ``{"ready": true}`` once
-its libraries are imported: steps that start before that are exec'd as usual, so the first steps
-never wait for imports they do not need.
+its libraries are imported. ``{"starter_log": path}`` moves the starter's own log there (``mlops run`` starts
+the starter before the run, and its folder, exist, so its imports overlap the command's own start).
+A request waits for the import in progress, never for the rest.
 
 The starter never computes: GNU OpenMP has no fork handler, so a child of a process that has run
 a parallel region hangs in its own first one. It sets how OpenMP threads wait before importing
@@ -31,12 +32,17 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from steps.threads import prepare_environment
+
+if TYPE_CHECKING:
+    from workflows.local.executor import LocalRun
 
 # What the steps import, heaviest last so that the first steps (ingest, validate) wait least.
 PRELOAD = (
@@ -122,6 +128,18 @@ def _run_step(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def _move_log(path: str) -> None:
+    """The starter's log (fds 1 and 2) from here on at ``path``, with what it wrote before."""
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    with contextlib.suppress(OSError):  # until now an anonymous temporary file, else nothing to copy
+        os.lseek(2, 0, os.SEEK_SET)
+        while chunk := os.read(2, 1 << 16):
+            os.write(log, chunk)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+
+
 def serve() -> None:
     """The starter's loop: fork on request, report exits, import the next library when idle."""
     # OpenMP reads how its threads wait when it loads, here, and every forked step inherits it.
@@ -133,9 +151,10 @@ def serve() -> None:
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     selector = selectors.DefaultSelector()
-    selector.register(sys.stdin, selectors.EVENT_READ, "request")
+    selector.register(0, selectors.EVENT_READ, "request")
     selector.register(wake_read, selectors.EVENT_READ, "child")
     pending = list(PRELOAD)
+    unread = b""  # requests read but not yet handled: one read may bring several lines
 
     def say(message: dict[str, Any]) -> None:
         out.write(json.dumps(message) + "\n")
@@ -157,17 +176,22 @@ def serve() -> None:
                 os.read(wake_read, 4096)
                 reap()
                 continue
-            line = sys.stdin.readline()
-            if not line:  # the executor is gone: so is the starter (running steps go on, as Popen's would)
-                return
-            request = json.loads(line)
-            # Held from before the fork until the child's own handler is in place: no SIGTERM is lost.
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-            pid = os.fork()
-            if pid == 0:
-                _run_step(request)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
-            say({"id": request["id"], "pid": pid})
+            chunk = os.read(0, 1 << 16)
+            if not chunk:  # the executor is gone: so is the starter (running steps go on, as Popen's would)
+                out.flush()
+                os._exit(0)  # no interpreter teardown: seconds with PyTorch and MLflow loaded
+            *lines, unread = (unread + chunk).split(b"\n")
+            for request in map(json.loads, lines):
+                if "starter_log" in request:
+                    _move_log(request["starter_log"])
+                    continue
+                # Held from before the fork until the child's own handler is in place: no SIGTERM is lost.
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+                pid = os.fork()
+                if pid == 0:
+                    _run_step(request)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                say({"id": request["id"], "pid": pid})
         reap()
         if pending:
             with contextlib.suppress(Exception):  # a library that does not import is the step's error
@@ -201,11 +225,14 @@ class WarmProcess:
 
 
 class WarmStarter:
-    """The executor's handle on one starter process."""
+    """The executor's handle on one starter process; its log at ``log``, or, with none, in an anonymous
+    temporary file until ``keep_log`` names where."""
 
-    def __init__(self, log: Path) -> None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as errors:
+    def __init__(self, log: Path | None) -> None:
+        self.log = log
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") if log is not None else tempfile.TemporaryFile() as errors:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "workflows.local.warm_start"],
                 stdin=subprocess.PIPE,
@@ -247,6 +274,22 @@ class WarmStarter:
         for reply in waiting:
             reply.put(None)
 
+    def _send(self, message: dict[str, Any]) -> None:
+        """One request line; the caller holds ``self.lock``."""
+        if self.gone:
+            raise OSError("the warm starter has ended")
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def keep_log(self, path: Path) -> None:
+        """Move the starter's log to ``path`` (once: a starter shared with child runs keeps the first run's)."""
+        if self.log is not None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock, contextlib.suppress(OSError):
+            self._send({"starter_log": str(path)})
+            self.log = path
+
     def start(self, command: list[str], env: dict[str, str], cwd: str | None, log: Path) -> WarmProcess:
         """Fork ``python -m steps.<name> args`` from the starter; raises OSError if it cannot."""
         request_id = next(self.ids)
@@ -256,9 +299,8 @@ class WarmStarter:
         with self.lock:
             if self.gone:
                 raise OSError("the warm starter has ended")
-            self.forked[request_id] = reply
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
+            self.forked[request_id] = reply  # before the request: the reader may see the reply at once
+            self._send(request)
         pid = reply.get()
         with self.lock:
             del self.forked[request_id]
@@ -275,13 +317,32 @@ class WarmStarter:
         return self.codes[pid]
 
     def close(self) -> None:
+        """End the starter. No step of the run is left to report (one a second Ctrl-C left running goes
+        on in its own session); its exit, mid-import or with PyTorch loaded, would take seconds."""
         with contextlib.suppress(OSError):
             self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.kill()
+        self.process.wait()
+
+
+@contextlib.contextmanager
+def run_starter(run: LocalRun) -> Iterator[None]:
+    """With warm starts on, the starter of a run's steps while it runs: the one passed as ``warm_start``
+    (``mlops run`` starts it first, and closes it after the cost is settled through it; child runs
+    share it), else one of the run's own."""
+    if not run.warm_start:
+        yield
+        return
+    given = run.warm_start if isinstance(run.warm_start, WarmStarter) else None
+    if given is not None:
+        given.keep_log(run.run_dir / "logs" / "warm-start.log")
+    run.starter = given or WarmStarter(run.run_dir / "logs" / "warm-start.log")
+    try:
+        yield
+    finally:
+        if given is None:
+            run.starter.close()
+        run.starter = None
 
 
 if __name__ == "__main__":
