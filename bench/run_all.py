@@ -1,4 +1,4 @@
-"""Run every benchmark (B1-B8, B2c) and print one table; `--quick` runs each small, once.
+"""Run every benchmark (B1-B10, B2c) and print one table; `--quick` runs each small, once.
 
 Each benchmark runs in its own process (so none inherits another's imports or memory) and ends
 with one ``BENCH {json}`` line per figure; this gathers them. Full runs exit 1 when a target is
@@ -29,6 +29,8 @@ BENCHMARKS = (
     "b6_executor_overhead",
     "b7_compile_lint",
     "b8_step_cache",
+    "b9_sweep",
+    "b10_metaflow",
 )
 
 

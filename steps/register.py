@@ -97,6 +97,8 @@ def register(params: RegisterParams, settings) -> RegisterResult:
             "mlops.image": params.image or settings.image,
             "mlops.decision": decision,
             "mlops.decision_reason": run_tags.get("mlops.decision_reason", ""),
+            # A sweep's winner names its sweep, trial and parent run (steps.train_trial).
+            **{k: v for k, v in run_tags.items() if k.startswith("mlops.sweep")},
         }
         if schema_change is not None:
             lineage[SCHEMA_CHANGE_TAG] = schema_change.sentence()

@@ -87,6 +87,11 @@ class StepSettings(BaseSettings):
     drift_current_uri: str = Field(
         "data/incoming/", description="where new data lands, for scheduled drift checks"
     )
+    study_storage: str | None = Field(
+        None,
+        description="Optuna storage a sweep's trials share: an RDB URL or a journal file on a shared "
+        "volume; default: a journal file in the run folder (needed when runs are on s3://)",
+    )
 
     @field_validator("notify_url", "mlflow_ui_url", "aws_endpoint_url", "argocd_server")
     @classmethod

@@ -31,7 +31,7 @@ def messages(document: dict) -> list[tuple[str, str]]:
 
 
 def test_the_compiled_workflows_label_every_pod():
-    for name in ("training", "drift"):
+    for name in ("training", "drift", "sweep"):
         template = yaml.safe_load((MANIFESTS_DIR / f"{name}.yaml").read_text())
         assert set(template["spec"]["podMetadata"]["labels"]) >= set(COST_LABELS), name
         assert messages(template) == []

@@ -171,17 +171,18 @@ def test_apply_twice_makes_the_same_objects(cluster, tmp_path):
     assert kinds == [
         ("cronworkflows", "drift-check"), ("cronworkflows", "retrain"),
         ("eventsources", "argo-mlops-data"), ("sensors", "argo-mlops-new-data"),
-        ("workflowtemplates", "drift"), ("workflowtemplates", "training"),
+        ("workflowtemplates", "drift"), ("workflowtemplates", "sweep"),
+        ("workflowtemplates", "training"),
     ]  # fmt: skip
-    assert first.stderr.count(" created ") == 6
+    assert first.stderr.count(" created ") == len(kinds)
     versions = {key: obj["metadata"]["resourceVersion"] for key, obj in cluster.objects.items()}
     sent = len(cluster.requests)
 
     # the server's fields and the cron controller's annotation and status are not differences
     second = mlops(cluster, "apply")
     assert second.returncode == 0, second.stderr
-    assert second.stderr.count(" unchanged ") == 6
-    assert [r.method for r in cluster.requests[sent:]] == ["GET"] * 6
+    assert second.stderr.count(" unchanged ") == len(kinds)
+    assert [r.method for r in cluster.requests[sent:]] == ["GET"] * len(kinds)
     assert {key: obj["metadata"]["resourceVersion"] for key, obj in cluster.objects.items()} == versions
 
     # a changed template is replaced at its current resourceVersion, still one object
@@ -199,7 +200,7 @@ def test_apply_twice_makes_the_same_objects(cluster, tmp_path):
     ]
     assert update.body["metadata"]["resourceVersion"] == versions[("workflowtemplates", "training")]
     assert cluster.objects[("workflowtemplates", "training")]["spec"]["activeDeadlineSeconds"] == 7200
-    assert len(cluster.objects) == 6
+    assert len(cluster.objects) == len(kinds)
 
 
 def test_apply_refuses_manifests_that_fail_lint(cluster, tmp_path):

@@ -93,7 +93,7 @@ def test_a_second_apply_finds_everything_unchanged_and_writes_nothing(cluster):
 
     assert set(apply_all().values()) == {"unchanged"}
     assert writes(cluster, before) == []
-    assert [r.method for r in cluster.requests[before:]] == ["GET"] * 6
+    assert [r.method for r in cluster.requests[before:]] == ["GET"] * 7
     assert {key: obj["metadata"]["resourceVersion"] for key, obj in cluster.objects.items()} == versions
 
 

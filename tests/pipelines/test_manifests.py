@@ -45,7 +45,7 @@ def test_the_executor_supports_every_workflow_the_project_defines(fresh):
         for doc in yaml.safe_load_all(text)
     ]
     workflows = [doc for doc in documents if doc["kind"] in ("Workflow", "WorkflowTemplate")]
-    assert {doc["metadata"]["name"] for doc in workflows} == {"training", "drift"}
+    assert {doc["metadata"]["name"] for doc in workflows} == {"training", "drift", "sweep"}
     for doc in workflows:
         check_supported(doc)
 

@@ -9,10 +9,10 @@ import importlib
 import pytest
 
 from steps.contract import StepParams, StepResult
-from workflows.pipelines import drift, training
+from workflows.pipelines import drift, sweep, training
 from workflows.pipelines.templates import StepSpec
 
-CATALOG = {**training.STEPS, **drift.STEPS}
+CATALOG = {**training.STEPS, **drift.STEPS, **sweep.STEPS}
 
 
 def models(spec: StepSpec) -> tuple[type[StepParams], type[StepResult]]:

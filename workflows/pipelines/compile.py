@@ -36,9 +36,10 @@ def cluster_settings(path: Path = CLUSTER_ENV) -> Settings:
 def pipelines() -> dict:
     """The project's workflows by name: each a function of the settings to a Hera WorkflowTemplate."""
     from workflows.pipelines.drift import drift_template
+    from workflows.pipelines.sweep import sweep_template
     from workflows.pipelines.training import training_template
 
-    return {"training": training_template, "drift": drift_template}
+    return {"training": training_template, "drift": drift_template, "sweep": sweep_template}
 
 
 def pipeline_document(name: str, settings: Settings) -> dict:
@@ -52,6 +53,7 @@ def render(settings: Settings) -> dict[str, str]:
     from workflows.pipelines import deploy_manifests
     from workflows.pipelines.drift import drift_template
     from workflows.pipelines.events import event_source, sensor
+    from workflows.pipelines.sweep import sweep_template
     from workflows.pipelines.training import training_template
 
     files = {
@@ -60,6 +62,7 @@ def render(settings: Settings) -> dict[str, str]:
             yaml_io.hera_yaml(training_template(settings)),
         ),
         "manifests/drift.yaml": ("workflows/pipelines/drift.py", yaml_io.hera_yaml(drift_template(settings))),
+        "manifests/sweep.yaml": ("workflows/pipelines/sweep.py", yaml_io.hera_yaml(sweep_template(settings))),
     }
     for name, cron in schedules(settings).items():
         files[f"manifests/cron-{name}.yaml"] = ("cron/schedules.py", yaml_io.hera_yaml(cron))
