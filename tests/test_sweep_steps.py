@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import ROOT, local_env, run_step
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+SITECUSTOMIZE = ROOT / "tests" / "support" / "sigterm"
 SPACE = {"lr": {"low": 0.001, "high": 0.01, "log": True}, "batch-size": [128], "epochs": 5}
 
 
@@ -109,6 +110,32 @@ def test_a_trial_killed_while_it_works_resumes_from_its_checkpoint(sweep):
     assert "trial 2: resumed from epoch 2" in again.stderr
     assert again.result["status"] in ("completed", "pruned") and again.result["run_id"] == marker["run_id"]
     assert study(run_dir).trials[2].state.is_finished()
+
+
+def test_a_trial_killed_mid_epoch_resumes_from_its_last_checkpoint_and_logs_each_epoch_once(sweep):
+    """SIGKILL from inside the trial's process as it validates its third epoch (a pod lost mid-epoch):
+    the retry resumes from epoch 2's checkpoint in the same MLflow run, and no epoch is logged twice."""
+    from mlflow import MlflowClient
+
+    run_dir, env = sweep["run_dir"], sweep["env"]
+    command = [sys.executable, "-m", "steps.train_trial", "--run-dir", str(run_dir), "--trial-id", "1",
+               "--device", "cpu"]  # fmt: skip
+    killed = subprocess.run(
+        command, capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        env=os.environ | env | {"SIGTERM_AT": "steps/trainer.py:validate:3", "SIGTERM_SIGNAL": "SIGKILL",
+                                "PYTHONPATH": f"{SITECUSTOMIZE}{os.pathsep}{ROOT}",
+                                "MLOPS_OUTPUTS_DIR": str(sweep["root"] / "out-1")},
+    )  # fmt: skip
+    assert "[sigterm_at] SIGKILL at steps/trainer.py:validate" in killed.stderr, killed.stderr[-2000:]
+    assert killed.returncode == -signal.SIGKILL
+    assert "trial 1 epoch 2 val_auc" in killed.stderr and "trial 1 epoch 3" not in killed.stderr
+    marker = json.loads((run_dir / "train-trial" / "1" / "mlflow-run.json").read_text())
+    again = run_step("train_trial", "--run-dir", str(run_dir), "--trial-id", "1", "--device", "cpu", env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "trial 1: resumed from epoch 2" in again.stderr
+    assert again.result["run_id"] == marker["run_id"]
+    history = MlflowClient(env["MLFLOW_TRACKING_URI"]).get_metric_history(marker["run_id"], "val_auc")
+    assert sorted(m.step for m in history) == list(range(1, again.result["epochs_run"] + 1))
 
 
 def test_bad_hyperparameters_fail_the_trial_with_65_and_select_counts_it(sweep, tmp_path):

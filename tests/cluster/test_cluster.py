@@ -53,6 +53,23 @@ def test_dry_run_prints_a_workflow_that_passes_lint(cluster, tmp_path):
     assert cluster.requests == []  # a dry run sends nothing
 
 
+def test_a_sweep_is_submitted_from_its_template_with_its_trials_and_lanes(cluster):
+    refused = mlops(cluster, "submit", "sweep", "-p", "trials=16", "-p", "parallelism=4")
+    assert (
+        refused.returncode == 78
+        and "WorkflowTemplate argo-mlops/sweep: MISSING (run: mlops apply)" in refused.stderr
+    )
+    assert mlops(cluster, "apply").returncode == 0
+    done = mlops(cluster, "submit", "sweep", "-p", "trials=16", "-p", "parallelism=4")
+    assert done.returncode == 0, done.stderr
+    [create] = posted(cluster, "/api/v1/workflows/argo-mlops")
+    workflow = m.Workflow.model_validate(create.body["workflow"])
+    assert workflow.spec.workflow_template_ref.name == "sweep"
+    arguments = {p.name: p.value for p in workflow.spec.arguments.parameters}
+    assert arguments["trials"] == "16" and arguments["parallelism"] == "4"
+    assert arguments["storage-root"] == "s3://mlops-runs/argo-mlops"
+
+
 def test_submit_creates_a_workflow_from_the_template_with_the_token(cluster):
     done = mlops(cluster, "submit", "training", "-p", "epochs=3", "-p", "min-auc=0.7")
     assert done.returncode == 0, done.stderr

@@ -36,7 +36,7 @@ def _kube_if_reachable(settings, cluster):
 @contract_errors
 def submit_command(
     workflow: Annotated[
-        str, typer.Argument(help="training or drift (a WorkflowTemplate in manifests/)")
+        str, typer.Argument(help="training, drift or sweep (a WorkflowTemplate in manifests/)")
     ] = "training",
     param: Params = None,
     via: Via = "argo",

@@ -4,6 +4,7 @@ Put this folder first on PYTHONPATH and set ``SIGTERM_AT=path/suffix.py:function
 imports ``sitecustomize`` at start-up, and a profile hook on the main thread sends the signal to
 the process the moment that function is called, so a preemption lands at a chosen line of a
 step, not at a random time. ``<module>`` as the function means "while that module is imported".
+``SIGTERM_SIGNAL=SIGKILL`` sends that signal instead: a pod lost with no chance to clean up.
 """
 
 import os
@@ -23,8 +24,9 @@ def _arm(spec: str) -> None:
         remaining[0] -= 1
         if remaining[0] == 0:
             sys.setprofile(None)
-            os.write(2, f"[sigterm_at] SIGTERM at {suffix}:{function}\n".encode())
-            os.kill(os.getpid(), signal.SIGTERM)
+            sent = os.environ.get("SIGTERM_SIGNAL", "SIGTERM")
+            os.write(2, f"[sigterm_at] {sent} at {suffix}:{function}\n".encode())
+            os.kill(os.getpid(), signal.Signals[sent])
 
     sys.setprofile(hook)
 
