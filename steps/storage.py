@@ -271,6 +271,12 @@ def _s3_objects(uri: str) -> list[dict[str, Any]]:
         raise _s3_error(uri, exc) from None
 
 
+def list_objects(uri: str) -> list[str]:
+    """Every object under an S3 prefix (as a folder), whatever its kind, as sorted ``s3://`` URIs."""
+    bucket, _ = split_s3(uri)
+    return sorted(f"s3://{bucket}/{obj['Key']}" for obj in _s3_objects(uri))
+
+
 def list_versions(uri: str, settled_before: float | None = None) -> list[tuple[str, str]]:
     """(URI, version) of every data file under a folder or prefix; the version changes with the
     content (the ETag on S3, size and mtime locally). Local files modified after ``settled_before``

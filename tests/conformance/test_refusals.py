@@ -194,11 +194,23 @@ def test_what_artifacts_still_refuse_is_refused_by_name(tmp_path, where, artifac
     assert message in refused(tmp_path, doc)
 
 
-def test_a_configmap_volume_is_refused_by_name(tmp_path):
-    doc = with_task_template(container("ok2", "pass"), volumes=[{"name": "c", "configMap": {"name": "cm"}}])
-    assert (
-        "spec.volumes[0].configMap: the local executor does not support volume field 'configMap'"
-        in refused(tmp_path, doc)
+def test_a_configmap_volume_without_the_config_folder_is_refused_by_name(tmp_path, monkeypatch):
+    """A ConfigMap is read from MLOPS_LOCAL_CONFIG_DIR (workflows.local.config_sources); unset, a mounted one is
+    refused by name (on a cluster a missing ConfigMap leaves the pod in ContainerCreating)."""
+    monkeypatch.delenv("MLOPS_LOCAL_CONFIG_DIR", raising=False)
+    template = container("ok2", "pass")
+    template["container"]["volumeMounts"] = [{"name": "c", "mountPath": "/etc/config"}]
+    doc = with_task_template(template, volumes=[{"name": "c", "configMap": {"name": "cm"}}])
+    assert refused(tmp_path, doc) == (
+        "spec.volumes[0].configMap: ConfigMap 'cm' is read from a local folder: "
+        "set MLOPS_LOCAL_CONFIG_DIR to a folder holding <name>/<key> files"
+    )
+
+
+def test_a_volume_source_other_than_emptydir_a_claim_a_configmap_or_a_secret_is_refused_by_name(tmp_path):
+    doc = with_task_template(container("ok2", "pass"), volumes=[{"name": "h", "hostPath": {"path": "/srv"}}])
+    assert "spec.volumes[0].hostPath: the local executor does not support volume field 'hostPath'" in refused(
+        tmp_path, doc
     )
 
 

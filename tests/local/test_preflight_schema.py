@@ -126,6 +126,33 @@ POSITIONS = {
     ),
     "memoize": Position(m.Memoize, (*LEAF, "memoize"), {"key": "k", "maxAge": "1h", "cache": {"configMap": {"name": "c"}}}),
     "volume": Position(m.Volume, ("spec", "volumes", 0), {"name": "v", "emptyDir": {}}, ((("spec", "volumes"), [{}]),)),
+    "configMap volume": Position(
+        m.ConfigMapVolumeSource, ("spec", "volumes", 0, "configMap"), {"name": "c", "optional": True},
+        ((("spec", "volumes"), [{"name": "v"}]),),
+    ),
+    "secret volume": Position(
+        m.SecretVolumeSource, ("spec", "volumes", 0, "secret"), {"secretName": "s", "optional": True},
+        ((("spec", "volumes"), [{"name": "v"}]),),
+    ),
+    "volume item": Position(
+        m.KeyToPath, ("spec", "volumes", 0, "configMap", "items", 0), {"key": "k", "path": "k"},
+        ((("spec", "volumes"), [{"name": "v", "configMap": {"name": "c", "optional": True, "items": [{}]}}]),),
+    ),
+    "env valueFrom": Position(
+        m.EnvVarSource, (*LEAF, "container", "env", 0, "valueFrom"),
+        {"configMapKeyRef": {"name": "c", "key": "k", "optional": True}},
+        (((*LEAF, "container", "env"), [{"name": "E"}]),),
+    ),
+    "configMapKeyRef": Position(
+        m.ConfigMapKeySelector, (*LEAF, "container", "env", 0, "valueFrom", "configMapKeyRef"),
+        {"name": "c", "key": "k", "optional": True},
+        (((*LEAF, "container", "env"), [{"name": "E", "valueFrom": {}}]),),
+    ),
+    "secretKeyRef": Position(
+        m.SecretKeySelector, (*LEAF, "container", "env", 0, "valueFrom", "secretKeyRef"),
+        {"name": "s", "key": "k", "optional": True},
+        (((*LEAF, "container", "env"), [{"name": "E", "valueFrom": {}}]),),
+    ),
     "volumeMount": Position(
         m.VolumeMount, (*LEAF, "container", "volumeMounts", 0), {"name": "v", "mountPath": "/mnt/v"},
         ((("spec", "volumes"), [{"name": "v", "emptyDir": {}}]), ((*LEAF, "container", "volumeMounts"), [{}])),
@@ -277,11 +304,17 @@ def test_objects_inside_implemented_fields_are_checked_or_known_safe():
     assert unchecked == set(NESTED_ACCEPTED)
 
 
-def test_an_env_variable_from_a_secret_is_refused_by_name(tmp_path):
-    """Found by the walk: the attempt set such a variable to '' (no pod, no Secret); it is refused instead."""
+def test_an_env_variable_from_a_secret_without_the_config_folder_is_refused_by_name(tmp_path, monkeypatch):
+    """Found by the walk: the attempt set such a variable to '' (no pod, no Secret); it is now read from
+    MLOPS_LOCAL_CONFIG_DIR (workflows.local.config_sources), and refused by name where that is not set."""
+    monkeypatch.delenv("MLOPS_LOCAL_CONFIG_DIR", raising=False)
     source = {"secretKeyRef": {"name": "s", "key": "k"}}
     doc = workflow_at("env variable", {"valueFrom": source})
-    with pytest.raises(Unsupported, match=r"spec\.templates\[1\]\.container\.env\[0\]\.valueFrom: "):
+    del doc["spec"]["templates"][1]["container"]["env"][0]["value"]  # Kubernetes takes one or the other
+    with pytest.raises(
+        BadInput,
+        match=r"^spec\.templates\[1\]\.container\.env\[0\]\.valueFrom\.secretKeyRef: .*MLOPS_LOCAL_CONFIG_DIR",
+    ):
         LocalRun(doc, {}, str(tmp_path / "runs"))
 
 

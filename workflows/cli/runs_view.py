@@ -79,7 +79,8 @@ def artifact_command(
     node: Annotated[str, typer.Argument(help="a node of that run, as `mlops runs show` names it")],
     name: Annotated[str, typer.Argument(help="one of the node's output artifacts")],
 ) -> None:
-    """Print where a node's output artifact lies on this machine (a file, a folder or a .tgz).
+    """Print where a node's output artifact lies: a file, a folder or a .tgz, or its s3:// URI when the
+    storage root is a bucket.
 
     Example: mlops runs artifact training-x7k2q generate data
     """

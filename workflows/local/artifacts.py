@@ -1,11 +1,16 @@
-"""Artifacts as Argo passes them, through a local artifact repository: ``<storage root>/artifacts``.
+"""Artifacts as Argo passes them, through the artifact repository ``<storage root>/artifacts``.
+
+The repository is a folder beside the runs, or, when the storage root is ``s3://bucket/prefix``, the objects under
+``s3://bucket/prefix/artifacts`` (``artifact_repository``, through ``steps.storage``): the default artifact
+repository and any ``artifactRepositoryRef`` map onto it. Keys, archives, digests and records are the same in both;
+a record's location is then an ``s3://`` URI, and what S3 refuses errs the node in one line.
 
 Resolving (``input_sources``): a template's ``inputs.artifacts`` take the task's or step's ``arguments.artifacts``
 of the same name, else their own: ``from`` (``{{tasks.X.outputs.artifacts.Y}}``, ``{{steps.X...}}``,
 ``{{inputs.artifacts.X}}``, ``{{workflow.outputs.artifacts.G}}``), ``raw.data``, or an ``s3.key`` read from the
-repository (the default artifact repository and any ``artifactRepositoryRef`` are this folder). One that resolves
-to nothing is skipped when ``optional`` (executor.go ``LoadArtifacts``: "Skipping optional input artifact"), else
-the node errs as the controller does: ``Unable to resolve: {{...}}`` or ``inputs.artifacts.X was not supplied``.
+repository. One that resolves to nothing is skipped when ``optional`` (executor.go ``LoadArtifacts``: "Skipping
+optional input artifact"), else the node errs as the controller does: ``Unable to resolve: {{...}}`` or
+``inputs.artifacts.X was not supplied``.
 
 Saving (``save_outputs``, after the container exits 0): each ``outputs.artifacts`` path, read from the attempt's
 sandbox, is stored as Argo's wait container stores it (executor.go ``stageArchiveFile``): tar+gzip by default, as
@@ -29,7 +34,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from steps import storage
 from workflows.argo.expressions import ExpressionError
+from workflows.local import artifact_repository
+from workflows.local.artifact_repository import RepositoryError
 from workflows.local.preflight import Unsupported
 from workflows.local.substitution import pure_reference, substitute
 
@@ -40,8 +48,10 @@ if TYPE_CHECKING:
 GLOBAL = "workflow.outputs.artifacts."
 
 
-def repository(run: LocalRun) -> Path:
-    """The local artifact repository: beside the runs, under the storage root."""
+def repository(run: LocalRun) -> Path | str:
+    """The artifact repository beside the runs, under the storage root: a folder, or an s3:// prefix."""
+    if storage.is_s3(run.runs_root):
+        return artifact_repository.beside(run.runs_root)
     return Path(run.runs_root).parent / "artifacts"
 
 
@@ -83,9 +93,12 @@ def fields(art: dict[str, Any], kind: str, where: str, only) -> None:
         raise Unsupported(f"{where}.path: an artifact of a container or script template needs a path")
 
 
-def keyed(run: LocalRun, key: str) -> Path:
-    """The repository's file for a key; a key that climbs out of the repository (``../``) is an error."""
+def keyed(run: LocalRun, key: str) -> Path | str:
+    """The repository's file (or s3:// URI) for a key; a key that climbs out of the repository (``../``) is an
+    error."""
     root = repository(run)
+    if isinstance(root, str):
+        return artifact_repository.keyed(root, key)
     location = Path(os.path.normpath(root / key.lstrip("/")))
     if not location.is_relative_to(root):
         raise ExpressionError(f"artifact key {key!r} lies outside the artifact repository")
@@ -124,7 +137,11 @@ def resolve(run: LocalRun, argument: dict, scope: dict[str, str]) -> dict | None
     key = (argument.get("s3") or {}).get("key")
     if key:
         location = keyed(run, str(substitute(str(key), scope)))
-        return {"location": str(location), "key": key} if location.exists() else None
+        try:  # an unreachable bucket errs the node, as an unresolvable reference does
+            found = artifact_repository.exists(location) if isinstance(location, str) else location.exists()
+        except RepositoryError as exc:
+            raise ExpressionError(str(exc)) from None
+        return {"location": str(location), "key": key} if found else None
     return None
 
 
@@ -138,6 +155,10 @@ def stage_inputs(template: dict, scope: dict[str, str], plan: Plan) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         if "raw" in source:
             target.write_text(source["raw"])
+        elif storage.is_s3(source["location"]):  # fetched beside the target, then loaded as a local one
+            with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+                fetched = artifact_repository.download(source["location"], Path(scratch))
+                load(fetched, target, source.get("archive"))
         else:
             load(Path(source["location"]), target, source.get("archive"))
         if declared.get("mode") is not None:
@@ -181,25 +202,40 @@ def save_outputs(run: LocalRun, node_name: str, template: dict, scope: dict[str,
             location = keyed(run, key)
         except ExpressionError as exc:
             return saved, str(exc)
-        location.parent.mkdir(parents=True, exist_ok=True)
-        partial = location.with_name(location.name + ".partial")
-        if archived:
-            partial.write_bytes(tar_gz(source))
-        elif source.is_dir():
-            shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(source, partial)
-        else:
-            shutil.copyfile(source, partial)
-        if location.is_dir():
-            shutil.rmtree(location)
-        partial.replace(location)  # whole or absent
-        size, digest = measure(location)
+        try:
+            size, digest = (put if isinstance(location, str) else keep)(source, location, archived)
+        except RepositoryError as exc:
+            return saved, f"failed to save outputs: {exc}"
         saved[name] = {"name": name, "path": path, "location": str(location), "key": key,
                        "archive": "tgz" if archived else "none", "size": size, "digest": digest}  # fmt: skip
         if declared.get("globalName"):
             run.record.artifacts[declared["globalName"]] = saved[name]
             run.scope[GLOBAL + declared["globalName"]] = json.dumps(saved[name])
     return saved, None
+
+
+def keep(source: Path, location: Path, archived: bool) -> tuple[int, str]:
+    """Store in the local folder, whole or absent (a ``.partial`` renamed); its size and digest."""
+    location.parent.mkdir(parents=True, exist_ok=True)
+    partial = location.with_name(location.name + ".partial")
+    if archived:
+        partial.write_bytes(tar_gz(source))
+    elif source.is_dir():
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(source, partial)
+    else:
+        shutil.copyfile(source, partial)
+    if location.is_dir():
+        shutil.rmtree(location)
+    partial.replace(location)  # whole or absent
+    return measure(location)
+
+
+def put(source: Path, location: str, archived: bool) -> tuple[int, str]:
+    """Store at an s3:// URI; its size and digest, as ``measure`` gives them for the same data in a folder."""
+    data = tar_gz(source) if archived else None
+    artifact_repository.upload(location, source if data is None else data)
+    return (len(data), "sha256:" + hashlib.sha256(data).hexdigest()) if data is not None else measure(source)
 
 
 def tar_gz(source: Path) -> bytes:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from steps.contract import MESSAGE_FILE
 from workflows.argo.expressions import ExpressionError
-from workflows.local import artifacts, child, memoize, sandbox, script, volumes
+from workflows.local import artifacts, child, config_sources, memoize, sandbox, script, volumes
 from workflows.local import stop as local_stop
 from workflows.local.loops import file_name, task_of
 from workflows.local.record import Attempt, Node, Phase, ended, now_iso
@@ -95,12 +95,23 @@ def run_container(
     plan = None
     if sandbox.reason(template):  # a filesystem of its own (workflows.local.sandbox); no env remapping then
         try:
-            plan = sandbox_of(run, name, template, container, attempt)
+            plan = sandbox_of(run, name, template, container, attempt, scope)
             artifacts.stage_inputs(template, scope, plan)
+        except config_sources.SourceError as exc:  # a ConfigMap or Secret named by {{...}}, missing
+            return ended(attempt, Phase.Error, None, str(exc))
         except (OSError, ValueError, tarfile.TarError) as exc:
             return ended(attempt, Phase.Error, None, f"could not prepare the task's filesystem: {exc}")
     env = dict(os.environ)
-    for variable in container.get("env") or []:
+    for number, variable in enumerate(container.get("env") or []):
+        if "valueFrom" in variable:  # a ConfigMap's or Secret's key (workflows.local.config_sources)
+            kind = "script" if "script" in template else "container"
+            try:
+                value = config_sources.env_value(variable["valueFrom"], f"{kind}.env[{number}].valueFrom")
+            except config_sources.SourceError as exc:
+                return ended(attempt, Phase.Error, None, str(exc))
+            if value is not None:  # an optional one absent: not set by this variable, as kubelet skips it
+                env[variable["name"]] = value
+            continue
         value = str(variable.get("value", ""))
         remapped = plan is None and remote_root and value == remote_root
         env[variable["name"]] = str(outputs_dir) if remapped else value
@@ -261,11 +272,14 @@ def read_outputs(
     return outputs, None
 
 
-def sandbox_of(run: LocalRun, name: str, template: dict, container: dict, attempt: Attempt) -> sandbox.Plan:
+def sandbox_of(
+    run: LocalRun, name: str, template: dict, container: dict, attempt: Attempt, scope: dict[str, str]
+) -> sandbox.Plan:
     """The attempt's filesystem: its folders under ``<run>/sandbox/<node>/attempt-N``, recorded on the attempt."""
     folder = run.run_dir / "sandbox" / file_name(name) / f"attempt-{attempt.number}"
     attempt.sandbox = str(folder)
     return sandbox.plan_for(
         template, container, folder, run.run_dir,
-        lambda mount: volumes.host_folder(run.run_dir, folder, run.spec, template, mount),
+        lambda mount: volumes.host_folder(run.run_dir, folder, run.spec, template, mount, scope),
+        lambda mount: volumes.read_only(run.spec, template, mount),
     )  # fmt: skip

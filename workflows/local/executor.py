@@ -17,7 +17,8 @@ entrypoint (``steps_template``) and dag or steps templates nested in a task or s
 What only a cluster can honour (image, resources, nodeSelector, tolerations, serviceAccountName,
 podGC, ttlStrategy, security contexts) is accepted and not applied; ``podSpecPatch`` is
 substituted and recorded per attempt; ``envFrom`` ConfigMaps and Secrets are this process's
-environment. Any other feature is refused before anything starts, by name.
+environment, and the keys an ``env`` ``valueFrom`` or a ``configMap``/``secret`` volume reads are files under
+``MLOPS_LOCAL_CONFIG_DIR`` (``config_sources``). Any other feature is refused before anything starts, by name.
 
 This module holds the run: scheduling, retries, the exit handler, the record's saving. The rest lies
 beside it, a job each: ``preflight`` (what is supported), ``record`` (run.json), ``substitution``

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from steps.errors import BadInput
+from workflows.local import config_sources
 
 # Fields the executor implements, by where they appear; "~" marks fields accepted but only meaningful on a cluster.
 SUPPORTED = {
@@ -49,9 +50,12 @@ SUPPORTED = {
     "s3": {"key", "~bucket", "~endpoint", "~region", "~insecure", "~accessKeySecret", "~secretKeySecret",
            "~roleARN", "~useSDKCreds", "~createBucketIfNotPresent", "~encryptionOptions", "~caSecret",
            "~sessionTokenSecret"},  # a key of the local artifact repository, wherever the bucket is
-    "volume": {"name", "emptyDir", "persistentVolumeClaim"},  # workflows.local.volumes
+    "volume": {"name", "emptyDir", "persistentVolumeClaim", "configMap", "secret"},  # workflows.local.volumes
+    "configMap volume": {"name", "items", "optional", "defaultMode"},  # workflows.local.config_sources
+    "secret volume": {"secretName", "items", "optional", "defaultMode"},
+    "volume item": {"key", "path", "mode"},
     "memoize": {"key", "maxAge", "cache"},  # workflows.local.memoize
-    "volumeMount": {"name", "mountPath", "subPath", "~readOnly", "~mountPropagation", "~recursiveReadOnly"},
+    "volumeMount": {"name", "mountPath", "subPath", "readOnly", "~mountPropagation", "~recursiveReadOnly"},
     "input parameter": {"name", "value", "default", "~description"},
     "output parameter": {"name", "valueFrom", "globalName", "~description"},
     "suspend": {"duration"},
@@ -60,7 +64,10 @@ SUPPORTED = {
     "workflow argument": {"name", "value", "default", "enum", "~description"},
     "retryStrategy": {"limit", "retryPolicy", "backoff", "expression"},
     "backoff": {"duration", "factor", "maxDuration", "cap"},
-    "env variable": {"name", "value"},
+    "env variable": {"name", "value", "valueFrom"},
+    "env valueFrom": {"configMapKeyRef", "secretKeyRef"},  # read from MLOPS_LOCAL_CONFIG_DIR (config_sources)
+    "configMapKeyRef": {"name", "key", "optional"},
+    "secretKeyRef": {"name", "key", "optional"},
     "synchronization": {"mutexes"},
     "mutex": {"name", "~namespace", "~database"},  # one lock folder here, whatever the namespace or store
     "resource": {"action", "manifest", "successCondition", "failureCondition", "~setOwnerReference"},
@@ -137,7 +144,7 @@ def check_supported(doc: dict[str, Any]) -> None:
         for kind in ("container", "script"):
             if kind in template:
                 only(template[kind], kind, f"{path}.{kind}")
-                for number, variable in enumerate(template[kind].get("env") or []):  # valueFrom: no pod here
+                for number, variable in enumerate(template[kind].get("env") or []):  # valueFrom: check_files
                     only(variable, "env variable", f"{path}.{kind}.env[{number}]")
         if "retryStrategy" in template:
             only(template["retryStrategy"], "retryStrategy", f"{path}.retryStrategy")
@@ -168,6 +175,7 @@ def check_files(spec: dict[str, Any], only) -> None:
 
     artifacts.check(spec, only)
     volumes.check(spec, only)
+    config_sources.check_env(spec, only)
     for index, template in enumerate(spec.get("templates") or []):
         if "memoize" in template:
             only(template["memoize"] or {}, "memoize", f"spec.templates[{index}].memoize")

@@ -7,7 +7,8 @@ the command runs unprivileged), chrooted into its own folder, ``<run>/sandbox/<n
 host's top-level entries are bound read-only (an image's files, as it were), ``/tmp`` and any new top-level folder
 (``/art``) are the attempt's own, a host folder that holds a declared path (``/mnt`` for ``/mnt/out``) is made
 writable by an attempt folder that shows the host's entries again read-only (``overlays``), volume mounts are their
-volumes' folders (workflows.local.volumes), and the run's own folder stays writable at its path. ``/proc`` and
+volumes' folders (workflows.local.volumes; read-only where the mount asks, a configMap's or secret's always, and a
+key's file by ``subPath`` a file), and the run's own folder stays writable at its path. ``/proc`` and
 ``/dev`` are the host's, ``/dev/shm`` a fresh tmpfs. Each attempt (a retry too, as a new pod) starts afresh.
 
 Which templates are sandboxed (``reason``): those that declare a path the host would give them, that is an
@@ -39,13 +40,15 @@ HOST_OWN = ("proc", "dev", "sys", "tmp")  # top-level entries the sandbox makes 
 @dataclass
 class Plan:
     """What a sandboxed attempt sees: its own writable ``root`` holding the host's top-level entries bound
-    read-only; ``mounts`` (path inside, host folder) bound writable over it, in order; ``overlays``, host folders
-    made writable by a folder of the attempt's that shows the host's entries again, read-only."""
+    read-only; ``mounts`` (path inside, host folder or file) bound writable over it, in order, but those in
+    ``read_only``; ``overlays``, host folders made writable by a folder of the attempt's that shows the host's
+    entries again, read-only."""
 
     root: str
     mounts: list[tuple[str, str]] = field(default_factory=list)
     overlays: list[tuple[str, str]] = field(default_factory=list)
     cwd: str = "/"
+    read_only: list[str] = field(default_factory=list)
 
     def host_path(self, inside: str) -> Path:
         """Where a path inside the sandbox lies on the host."""
@@ -143,12 +146,16 @@ def plan_for(
     folder: Path,
     run_dir: Path,
     volumes: Callable[[dict[str, Any]], Path],
+    read_only: Callable[[dict[str, Any]], bool] = lambda mount: bool(mount.get("readOnly")),
 ) -> Plan:
     """The sandbox of one attempt, its folders made under ``folder`` (its ``/tmp``, where its output parameters
-    usually lie, is ``folder/root/tmp``): volume mounts in the folders ``volumes`` gives, the run's folder itself."""
-    root, mounts = folder / "root", {}
+    usually lie, is ``folder/root/tmp``): volume mounts in the folders ``volumes`` gives (read-only where
+    ``read_only`` says), the run's folder itself."""
+    root, mounts, fixed = folder / "root", {}, []
     for mount in container.get("volumeMounts") or []:
         mounts[resolved(str(mount.get("mountPath")))] = str(volumes(mount))
+        if read_only(mount):
+            fixed.append(resolved(str(mount.get("mountPath"))))
     mounts[str(run_dir)] = str(run_dir)  # the run's folder stays writable at its own path
     overlays: dict[str, str] = {}
     for what, path in declared_paths(template):
@@ -162,13 +169,14 @@ def plan_for(
         overlays = {k: v for k, v in overlays.items() if not within(k, parent)}
         overlays[parent] = str(folder / "overlays" / parent.lstrip("/"))
     for host in [*mounts.values(), *overlays.values(), str(root / "tmp")]:
-        Path(host).mkdir(parents=True, exist_ok=True)
+        if not Path(host).is_file():  # a file: a key of a configMap or secret volume, by its subPath
+            Path(host).mkdir(parents=True, exist_ok=True)
     cwd = container.get("workingDir") or os.getcwd()  # Popen's cwd is left behind by the chroot
     shown = (host_bound(cwd) and os.path.isdir(cwd)) or any(within(cwd, k) for k in [*mounts, *overlays])
     if not shown:  # a working folder the host does not show in the sandbox is the attempt's own
         (root / cwd.lstrip("/")).mkdir(parents=True, exist_ok=True)
     depth = lambda item: item[0].count("/")  # noqa: E731 - a folder before what lies in it
-    return Plan(str(root), sorted(mounts.items(), key=depth), sorted(overlays.items(), key=depth), cwd)
+    return Plan(str(root), sorted(mounts.items(), key=depth), sorted(overlays.items(), key=depth), cwd, fixed)
 
 
 # ---- in the child, between fork and exec: only system calls ---------------------------------------------
@@ -247,6 +255,20 @@ def _make_dir(root: str, inside: str) -> None:
         os.mkdir(target)
 
 
+def _make_file(root: str, inside: str) -> None:
+    """``inside`` as a file in the new root, for a file's mount (made as ``_make_dir`` makes a folder)."""
+    target, parent = root + inside, os.path.dirname(inside)
+    if os.path.lexists(target):
+        return
+    _make_dir(root, parent)
+    try:
+        open(target, "a").close()
+    except OSError:  # the parent is the host's, read-only
+        _overlay(root, parent, None)
+        if not os.path.lexists(target):
+            open(target, "a").close()
+
+
 def _overlay(root: str, inside: str, writable: str | None) -> None:
     """Make the host folder ``inside`` writable (a folder of the attempt's, or a tmpfs) with the host's entries
     bound in it read-only."""
@@ -277,7 +299,9 @@ def enter(plan: Plan) -> None:
         _make_dir(root, os.path.dirname(inside))
         _overlay(root, inside, writable)
     for inside, host in plan.mounts:
-        _make_dir(root, inside)
+        (_make_dir if os.path.isdir(host) else _make_file)(root, inside)
         _mount(host, root + inside, None, MS_BIND)
+        if inside in plan.read_only:
+            _read_only(root + inside)
     os.chroot(root)
     os.chdir(plan.cwd)
