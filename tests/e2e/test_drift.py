@@ -23,6 +23,26 @@ def current_data(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def drifted(champion_run, registry, current_data, tmp_path_factory):
+    """One check of the drifted data, the first of this champion (its kept reference profile removed), that the
+    tests below read: a drift check takes tens of seconds, so each is run once."""
+    import shutil
+
+    shutil.rmtree(Path(registry.env["MLOPS_STORAGE_ROOT"], "cache", "drift-reference"), ignore_errors=True)
+    folder = tmp_path_factory.mktemp("drifted")
+    done = check(registry, folder, current_data / "drifted")
+    assert done.returncode == 0, done.stderr
+    from mlflow import MlflowClient
+
+    client = MlflowClient(registry.url)
+    experiment = client.get_experiment_by_name("drift")
+    [logged] = client.search_runs(
+        [experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1
+    )
+    return done, folder / "run" / "drift", logged
+
+
 def report_verdicts(html: str) -> dict[str, str]:
     """Each column's "Data Drift" cell ("Detected" or "Not Detected") in the table Evidently's page embeds."""
     rows = re.findall(r'"column_name": "([^"]+)"(?:(?!"column_name").)*?"data_drift": "([^"]+)"', html, re.S)
@@ -54,50 +74,38 @@ def test_the_current_data_defaults_to_the_drift_current_uri_setting(
     assert details["current_uri"] == str(current_data / "steady")
 
 
-def test_a_sampled_check_says_it_sampled(champion_run, registry, current_data, tmp_path):
+def test_a_sampled_check_says_it_sampled(champion_run, registry, current_data, drifted, tmp_path):
     done = check(registry, tmp_path, current_data / "drifted", "--max-rows", "1000", "--seed", "3")
     assert done.returncode == 0, done.stderr
     details = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
     assert details["sampled"] is True and details["seed"] == 3
     assert "sampled each side to at most 1,000 rows (seed 3)" in done.stderr
-    unsampled = check(registry, tmp_path / "all", current_data / "drifted")
-    assert json.loads((tmp_path / "all" / "run" / "drift" / "columns.json").read_text())["sampled"] is False
-    assert unsampled.returncode == 0
+    unsampled = drifted[1] / "columns.json"  # the same data, every row
+    assert json.loads(unsampled.read_text())["sampled"] is False
 
 
-def test_drifted_data_is_reported_with_its_columns_and_an_html_report(
-    champion_run, registry, current_data, tmp_path
-):
-    done = check(registry, tmp_path, current_data / "drifted")
-    assert done.returncode == 0, done.stderr
+def test_drifted_data_is_reported_with_its_columns_and_an_html_report(drifted):
+    done, folder, logged = drifted
     assert done.result["drifted"] is True and done.outputs["drifted"] == "true"
     assert {"amount", "prediction"} & set(done.result["drifted_columns"])
     # The report (drawn from every row here: 6,000 < its sample size) marks as drifted exactly the columns
     # the verdicts found drifted; the result names the strongest of them.
-    marked = report_verdicts((tmp_path / "run" / "drift" / "report.html").read_text())
-    verdicts = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())["columns"]
+    marked = report_verdicts((folder / "report.html").read_text())
+    verdicts = json.loads((folder / "columns.json").read_text())["columns"]
     assert set(marked) == {v["column"] for v in verdicts}, marked
-    drifted = {v["column"] for v in verdicts if v["drifted"]}
-    assert {c for c, verdict in marked.items() if verdict == "Detected"} == drifted
-    assert set(done.result["drifted_columns"]) <= drifted
-    from mlflow import MlflowClient
-
-    client = MlflowClient(registry.url)
-    experiment = client.get_experiment_by_name("drift")
-    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`mlops.drifted` = 'true'")
-    assert runs and runs[0].data.metrics["drift_share"] == pytest.approx(done.result["drift_share"], abs=1e-6)
+    found = {v["column"] for v in verdicts if v["drifted"]}
+    assert {c for c, verdict in marked.items() if verdict == "Detected"} == found
+    assert set(done.result["drifted_columns"]) <= found
+    assert logged.data.tags["mlops.drifted"] == "true"
+    assert logged.data.metrics["drift_share"] == pytest.approx(done.result["drift_share"], abs=1e-6)
 
 
-def test_verdicts_agree_with_evidently_called_directly(
-    champion_run, registry, current_data, sample_data, tmp_path
-):
+def test_verdicts_agree_with_evidently_called_directly(registry, current_data, sample_data, drifted):
     import mlflow.pyfunc
     from evidently import Report
     from evidently.presets import DataDriftPreset
 
-    done = check(registry, tmp_path, current_data / "drifted")
-    assert done.returncode == 0, done.stderr
-    ours = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
+    ours = json.loads((drifted[1] / "columns.json").read_text())
 
     mlflow.set_tracking_uri(registry.url)
     model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
@@ -122,22 +130,18 @@ def test_verdicts_agree_with_evidently_called_directly(
 
 
 def test_a_second_check_uses_the_kept_reference_profile_and_judges_the_same(
-    champion_run, registry, current_data, tmp_path
+    champion_run, registry, current_data, drifted, tmp_path
 ):
     """The first check of a champion reads its training data and keeps a profile of it; the next one
     reads the profile instead (steps.drift_reference), with the same verdicts and scores."""
-    import shutil
-
-    shutil.rmtree(Path(registry.env["MLOPS_STORAGE_ROOT"], "cache", "drift-reference"), ignore_errors=True)
-    first = check(registry, tmp_path / "a", current_data / "drifted")
-    second = check(registry, tmp_path / "b", current_data / "drifted")
-    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    first, made_in, _ = drifted
+    second = check(registry, tmp_path, current_data / "drifted")
+    assert second.returncode == 0, second.stderr
     version = champion_run["register"]["version"]
     assert "kept from an earlier check" not in first.stderr
     assert f"reference profile of version {version} kept from an earlier check" in second.stderr
-    made, kept = (
-        json.loads((tmp_path / side / "run" / "drift" / "columns.json").read_text()) for side in "ab"
-    )
+    made = json.loads((made_in / "columns.json").read_text())
+    kept = json.loads((tmp_path / "run" / "drift" / "columns.json").read_text())
     assert kept == made
 
 
