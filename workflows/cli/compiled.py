@@ -2,8 +2,11 @@
 
 Compiling with Hera (its import and the project's templates) takes a second or two of every
 ``mlops run``; its result depends only on the settings and the code. The compiled, linted document
-is kept under the storage root, named by a digest of the workflow's name, the settings, Hera's
-version and every source file under steps/ and workflows/; any change to one of them compiles again.
+is kept in this user's cache folder (``$XDG_CACHE_HOME/argo-mlops/compiled``), named by a digest of
+the checkout, the workflow's name, the settings, Hera's version and every source file under steps/
+and workflows/; any change to one of them compiles again. The settings that say *where* (storage
+root, data) are left out of the digest: they are only parameter defaults in the document, and every
+run passes them as parameters, so a new storage root reuses what an earlier one compiled.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("steps", "workflows")  # all a compile, its lint and its resolving read (a few ms to hash)
+WHERE = ("storage_root", "data_uri")  # the settings behind Settings.workflow_parameters' locations
+KEPT_PER_WORKFLOW = 8  # older compilations of a workflow are deleted when a new one is kept
+
+
+def cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base, "argo-mlops", "compiled")
 
 
 def source_files() -> list[Path]:
@@ -34,7 +44,8 @@ def digest(workflow: str, settings: Settings) -> str:
     from importlib.metadata import version
 
     key = hashlib.sha256()
-    for part in (workflow, settings.model_dump_json(), version("hera"), sys.version):
+    what = settings.model_dump_json(exclude=set(WHERE))
+    for part in (str(ROOT), workflow, what, version("hera"), sys.version):
         key.update(part.encode() + b"\0")
     for path in source_files():
         key.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
@@ -49,17 +60,39 @@ def compiled_document(workflow: str, settings: Settings, library: list[dict]) ->
     (a document kept under its name and digest was one of them), anything else as it says."""
     from workflows.cli.support import local_document
 
-    path = Path(settings.storage_root) / "compiled" / f"{workflow}-{digest(workflow, settings)}.json"
+    path = cache_folder() / f"{workflow}-{digest(workflow, settings)}.json"
     if not library and path.is_file():
         served.add(workflow)
-        return json.loads(path.read_text())
+        return with_locations(json.loads(path.read_text()), settings)
     document = local_document(workflow, settings, library)
     if not library and is_pipeline(workflow):
+        keep(path, document)
+    return document
+
+
+def with_locations(document: dict, settings: Settings) -> dict:
+    """The kept document with this machine's locations as its parameter defaults, as compiling gives."""
+    where = settings.workflow_parameters()
+    for parameter in (document.get("spec", {}).get("arguments") or {}).get("parameters") or []:
+        if parameter["name"] in where and "value" in parameter:
+            parameter["value"] = where[parameter["name"]]
+    return document
+
+
+def keep(path: Path, document: dict) -> None:
+    """Write whole or not at all (two runs compiling at once write the same text); drop old ones."""
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
         partial.write_text(json.dumps(document))
-        partial.replace(path)  # whole or absent: two runs compiling at once write the same text
-    return document
+        partial.replace(path)
+        workflow = path.name.rsplit("-", 1)[0]
+        same = [p for p in path.parent.glob(f"{workflow}-*.json") if len(p.stem) == len(path.stem)]
+        same.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in same[KEPT_PER_WORKFLOW:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only or full cache folder costs the next run a compile, nothing else
 
 
 def is_pipeline(workflow: str) -> bool:
