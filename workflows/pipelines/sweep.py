@@ -112,29 +112,6 @@ def sweep_template(settings: Settings) -> WorkflowTemplate:
                 with_param=suggest.get_parameter("lanes").value,
             )
             select = task("select", arguments=args("select"))
-            chosen = {
-                "run-id": select.get_parameter("run-id").value,
-                "model-uri": select.get_parameter("model-uri").value,
-            }
-            evaluate = task("evaluate", arguments=args("evaluate", **chosen))
-            decision = evaluate.get_parameter("decision").value
-            register = task(
-                "register",
-                arguments=args(
-                    "register",
-                    **chosen,
-                    decision=decision,
-                    **{"workflow-name": training.WORKFLOW_NAME, "workflow-uid": training.WORKFLOW_UID},
-                ),
-            )
-            version = register.get_parameter("version").value
-            promoted = f"'{decision}' == 'promote'"
-            promote = task("promote", arguments=args("promote", version=version), when=promoted)
-            deploy = task(
-                "deploy",
-                arguments=args("deploy", version=version, **{"workflow-name": training.WORKFLOW_NAME}),
-                when=promoted,
-            )
+            evaluate = training.release(task, args, select)
             ingest >> validate >> features >> suggest >> trials >> select >> evaluate
-            evaluate >> register >> promote >> deploy
     return template

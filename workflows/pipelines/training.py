@@ -124,6 +124,37 @@ def task_arguments(spec: StepSpec, **wired: str) -> dict[str, str]:
     }
 
 
+def release(task, args, candidate):
+    """evaluate -> register -> promote -> deploy of the model the ``candidate`` task outputs (its
+    ``run-id`` and ``model-uri``), promote and deploy only on evaluate's ``promote``; returns evaluate.
+    Outputs are wired through Hera: a misspelt output name fails here, at compile time."""
+    chosen = {
+        "run-id": candidate.get_parameter("run-id").value,
+        "model-uri": candidate.get_parameter("model-uri").value,
+    }
+    evaluate = task("evaluate", arguments=args("evaluate", **chosen))
+    decision = evaluate.get_parameter("decision").value
+    register = task(
+        "register",
+        arguments=args(
+            "register",
+            **chosen,
+            decision=decision,
+            **{"workflow-name": WORKFLOW_NAME, "workflow-uid": WORKFLOW_UID},
+        ),
+    )
+    version = register.get_parameter("version").value
+    promoted = f"'{decision}' == 'promote'"
+    promote = task("promote", arguments=args("promote", version=version), when=promoted)
+    deploy = task(
+        "deploy",
+        arguments=args("deploy", version=version, **{"workflow-name": WORKFLOW_NAME}),
+        when=promoted,
+    )
+    evaluate >> register >> promote >> deploy
+    return evaluate
+
+
 def training_template(settings: Settings) -> WorkflowTemplate:
     declared = parameters(settings)
     for spec in STEPS.values():  # an input no task wires must be a workflow parameter
@@ -155,29 +186,6 @@ def training_template(settings: Settings) -> WorkflowTemplate:
             validate = task("validate-data", arguments=args("validate-data"))
             features = task("features", arguments=args("features"))
             train = task("train", arguments=args("train"))
-            # Outputs wired through Hera: a misspelt output name fails here, at compile time.
-            trained = {
-                "run-id": train.get_parameter("run-id").value,
-                "model-uri": train.get_parameter("model-uri").value,
-            }
-            evaluate = task("evaluate", arguments=args("evaluate", **trained))
-            decision = evaluate.get_parameter("decision").value
-            register = task(
-                "register",
-                arguments=args(
-                    "register",
-                    **trained,
-                    decision=decision,
-                    **{"workflow-name": WORKFLOW_NAME, "workflow-uid": WORKFLOW_UID},
-                ),
-            )
-            version = register.get_parameter("version").value
-            promoted = f"'{decision}' == 'promote'"
-            promote = task("promote", arguments=args("promote", version=version), when=promoted)
-            deploy = task(
-                "deploy",
-                arguments=args("deploy", version=version, **{"workflow-name": WORKFLOW_NAME}),
-                when=promoted,
-            )
-            ingest >> validate >> features >> train >> evaluate >> register >> promote >> deploy
+            evaluate = release(task, args, train)
+            ingest >> validate >> features >> train >> evaluate
     return template
