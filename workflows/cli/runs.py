@@ -107,8 +107,7 @@ def run_with(
     with_: list[str] | None,
 ) -> tuple[RunRecord, int]:
     """``run_locally`` with its settings read and its warm starter (or None) started."""
-    import yaml
-
+    from workflows.argo import yaml_io
     from workflows.cli.compiled import compiled_document
     from workflows.local.budget import take_budget
     from workflows.local.executor import LocalRun
@@ -126,7 +125,7 @@ def run_with(
             raise BadInput(f"run {resume!r} already succeeded; nothing to resume")
         kept = Path(previous.run_dir) / WORKFLOW_FILE  # resume what ran, whatever changed since
         doc = (
-            yaml.safe_load(kept.read_text())
+            yaml_io.load(kept.read_text())
             if kept.exists()
             else compiled_document(workflow, settings, library)
         )

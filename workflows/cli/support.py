@@ -59,9 +59,9 @@ def manifest_path(workflow: str) -> Path:
 
 def load_template(name: str) -> dict:
     """A compiled WorkflowTemplate by name, for workflows that start other workflows."""
-    import yaml
+    from workflows.argo import yaml_io
 
-    return yaml.safe_load(manifest_path(name).read_text())
+    return yaml_io.load(manifest_path(name).read_text())
 
 
 def manifest_file(workflow: str) -> tuple[dict, list[dict]]:
