@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 DATA ?= data/train/
 ROWS ?= 50000
 # Test files run on this many processes (a file's tests stay together, its fixtures built once).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3  # the end-to-end tests wait on servers and subprocesses: three keep both cores busy
 # PyTorch's CPU wheels: 2.13.0+cpu wins over PyPI's 2.13.0 (a CUDA build on Linux). Empty: PyPI's.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
