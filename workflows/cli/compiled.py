@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("steps", "workflows")  # all a compile, its lint and its resolving read (a few ms to hash)
 WHERE = ("storage_root", "data_uri")  # the settings behind Settings.workflow_parameters' locations
 KEPT_PER_WORKFLOW = 8  # older compilations of a workflow are deleted when a new one is kept
+DIGEST_LENGTH = 20
 
 
 def cache_folder() -> Path:
@@ -49,7 +50,7 @@ def digest(workflow: str, settings: Settings) -> str:
         key.update(part.encode() + b"\0")
     for path in source_files():
         key.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return key.hexdigest()[:20]
+    return key.hexdigest()[:DIGEST_LENGTH]
 
 
 served: set[str] = set()  # project workflows this process compiled or read back
@@ -60,13 +61,13 @@ def compiled_document(workflow: str, settings: Settings, library: list[dict]) ->
     (a document kept under its name and digest was one of them), anything else as it says."""
     from workflows.cli.support import local_document
 
-    path = cache_folder() / f"{workflow}-{digest(workflow, settings)}.json"
+    path = kept_path(workflow, digest(workflow, settings))
     if not library and path.is_file():
         served.add(workflow)
         return with_locations(json.loads(path.read_text()), settings)
     document = local_document(workflow, settings, library)
     if not library and is_pipeline(workflow):
-        keep(path, document)
+        keep(workflow, path, document)
     return document
 
 
@@ -79,16 +80,22 @@ def with_locations(document: dict, settings: Settings) -> dict:
     return document
 
 
-def keep(path: Path, document: dict) -> None:
+def kept_path(workflow: str, key: str) -> Path:
+    return cache_folder() / f"{workflow}-{key}.json"
+
+
+def keep(workflow: str, path: Path, document: dict) -> None:
     """Write whole or not at all (two runs compiling at once write the same text); drop old ones."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")
         partial.write_text(json.dumps(document))
         partial.replace(path)
-        workflow = path.name.rsplit("-", 1)[0]
-        same = [p for p in path.parent.glob(f"{workflow}-*.json") if len(p.stem) == len(path.stem)]
-        same.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        same = sorted(
+            path.parent.glob(kept_path(workflow, "?" * DIGEST_LENGTH).name),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )
         for old in same[KEPT_PER_WORKFLOW:]:
             old.unlink(missing_ok=True)
     except OSError:
