@@ -248,3 +248,21 @@ def test_an_unknown_reference_is_one_line_and_nothing_runs(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "WorkflowTemplate 'library' is not loaded" in lines[0], done.stderr
     assert not (tmp_path / "store" / "runs").exists()
+
+
+@pytest.mark.e2e
+def test_a_starter_is_started_only_for_a_workflow_that_runs_the_projects_steps(tmp_path, hera_file):
+    """A workflow of containers alone never imports PyTorch and MLflow in a starter; one step starts it."""
+    assert mlops(tmp_path, "pipeline.py:diamond").returncode == 0
+    (diamond,) = (tmp_path / "store" / "runs").glob("*/run.json")
+    assert not (diamond.parent / "logs" / "warm-start.log").exists()
+    (tmp_path / "uses_a_step.py").write_text(
+        "from hera.workflows import Container, Workflow\n"
+        "with Workflow(generate_name='steps-', entrypoint='help') as flow:\n"
+        "    Container(name='help', command=['python', '-m', 'steps.notify', '--help'])\n"
+    )
+    done = mlops(tmp_path, "uses_a_step.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (run,) = [p for p in (tmp_path / "store" / "runs").glob("*/run.json") if p != diamond]
+    assert (run.parent / "logs" / "warm-start.log").exists()
+    assert "--workflow-status" in "".join(p.read_text() for p in (run.parent / "logs").glob("help*"))

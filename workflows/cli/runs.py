@@ -88,13 +88,19 @@ def run_locally(
     from workflows.settings import load_settings
 
     settings = load_settings()
-    # First: its imports (seconds) overlap this command's own start; the cost is recorded through it at the end.
-    starter = WarmStarter(None) if settings.local_warm_start else None
+    # First, for the project's workflows: its imports (seconds) overlap this command's own start; the cost is
+    # recorded through it at the end. Any other workflow's run starts one at its first step, if it has one.
+    starter = WarmStarter(None) if settings.local_warm_start and names_a_pipeline(workflow) else None
     try:
         return run_with(starter, settings, workflow, parameters, parallelism, resume, with_)
     finally:
         if starter is not None:
             starter.close()
+
+
+def names_a_pipeline(workflow: str) -> bool:
+    """A name (``training``), not a file (``FILE.py[:NAME]``, ``FILE.yaml``): known before Hera is imported."""
+    return not Path(workflow).suffix and ":" not in workflow and not Path(workflow).exists()
 
 
 def run_with(
@@ -143,7 +149,7 @@ def run_with(
         run = LocalRun(
             doc, parameters, settings.runs_root, parallelism, previous=previous,
             on_change=budget.watching(progress, settings),
-            load_template=local_templates(settings, library), warm_start=starter or False,
+            load_template=local_templates(settings, library), warm_start=starter or settings.local_warm_start,
         )  # fmt: skip
         checked = None if previous else budget.refuse_if_over(run, settings)  # over its estimate: 65, no step
         out.print(

@@ -26,7 +26,7 @@ from workflows.local import stop as local_stop
 from workflows.local.loops import file_name, task_of
 from workflows.local.record import Attempt, Node, Phase, ended, now_iso
 from workflows.local.substitution import substitute
-from workflows.local.warm_start import StarterGone, WarmProcess, is_step
+from workflows.local.warm_start import StarterGone, WarmProcess, is_step, starter_for
 
 if TYPE_CHECKING:
     from workflows.local.executor import LocalRun
@@ -206,9 +206,9 @@ def launch(
 
     With ``capture`` its stdout comes through a pipe (a StdoutTee copies it to the log), so it is exec'd; with a
     sandbox ``plan`` it is exec'd inside it (the warm starter forks on the host only)."""
-    warm = run.starter is not None and not run.starter.gone and is_step(command)
-    if warm and not capture and plan is None:
-        return run.starter.start(command, env, cwd, Path(log.name))
+    starter = starter_for(run) if is_step(command) and not capture and plan is None else None
+    if starter is not None and not starter.gone:
+        return starter.start(command, env, cwd, Path(log.name))
     stdout, stderr = (subprocess.PIPE, log) if capture else (log, subprocess.STDOUT)
     enter = functools.partial(sandbox.enter, plan) if plan is not None else None
     if not is_step(command):

@@ -9,10 +9,11 @@ started as ``python -m steps.<name>`` would start it (``runpy``), and its exit c
 reported back. Only the libraries are shared, copy-on-write; no step code runs in the starter.
 
 Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv", "env", "cwd",
-"log"}``; the starter answers ``{"id", "pid"}`` once forked and ``{"pid", "code"}`` when the step
-ends (``code`` as ``subprocess`` gives it: negative for a signal), and says ``{"ready": true}`` once
-its libraries are imported. ``{"starter_log": path}`` moves the starter's own log there (``mlops run`` starts
-the starter before the run, and its folder, exist, so its imports overlap the command's own start).
+"log", "stdout"}`` (``stdout`` null: into the log too); the starter answers ``{"id", "pid"}`` once
+forked and ``{"pid", "code"}`` when the step ends (``code`` as ``subprocess`` gives it: negative for
+a signal), and says ``{"ready": true}`` once its libraries are imported. ``{"starter_log": path}``
+moves the starter's own log there (``mlops run`` starts the starter before the run, and its folder,
+exist, so its imports overlap the command's own start).
 A request waits for the import in progress, never for the rest.
 
 The starter never computes: GNU OpenMP has no fork handler, so a child of a process that has run
@@ -91,9 +92,10 @@ def _run_step(request: dict[str, Any]) -> None:
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if request.get("stdout") else log
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    os.dup2(log, 1)
+    os.dup2(out, 1)
     os.dup2(log, 2)
     os.closerange(3, 1024)
     code = 1
@@ -297,12 +299,15 @@ class WarmStarter:
             self._send({"starter_log": str(path)})
             self.log = path
 
-    def start(self, command: list[str], env: dict[str, str], cwd: str | None, log: Path) -> WarmProcess:
-        """Fork ``python -m steps.<name> args`` from the starter; raises OSError if it cannot."""
+    def start(
+        self, command: list[str], env: dict[str, str], cwd: str | None, log: Path, stdout: Path | None = None
+    ) -> WarmProcess:
+        """Fork ``python -m steps.<name> args`` from the starter, its stderr (and stdout, unless ``stdout``
+        is given) to ``log``; raises OSError if it cannot."""
         request_id = next(self.ids)
         reply: queue.Queue = queue.Queue()
         request = {"id": request_id, "module": command[2], "argv": command[3:], "env": env, "cwd": cwd,
-                   "log": str(log)}  # fmt: skip
+                   "log": str(log), "stdout": str(stdout) if stdout else None}  # fmt: skip
         with self.lock:
             if self.gone:
                 raise OSError("the warm starter has ended")
@@ -335,22 +340,31 @@ class WarmStarter:
 @contextlib.contextmanager
 def run_starter(run: LocalRun) -> Iterator[None]:
     """With warm starts on, the starter of a run's steps while it runs: the one passed as ``warm_start``
-    (``mlops run`` starts it first, and closes it after the cost is settled through it; child runs
-    share it), else one of the run's own."""
-    if not run.warm_start:
-        yield
-        return
+    (``mlops run`` starts it first for the project's workflows, and closes it after the cost is settled
+    through it; child runs share it), else one of the run's own, started by its first step
+    (``starter_for``): a workflow of containers alone never imports PyTorch and MLflow for nothing."""
     given = run.warm_start if isinstance(run.warm_start, WarmStarter) else None
     if given is not None:
         given.keep_log(run.run_dir / "logs" / "warm-start.log")
-    run.starter = given or WarmStarter(run.run_dir / "logs" / "warm-start.log")
+        run.starter = given
     try:
         yield
     finally:
-        if given is None:
+        if given is None and run.starter is not None:
             run.starter.close()
         run.starter = None
 
+
+STARTING = threading.Lock()  # two of a run's first steps at once start one starter
+
+
+def starter_for(run: LocalRun) -> WarmStarter | None:
+    """The starter to fork the run's step from: the run's, started now if this is its first step."""
+    if run.starter is None and run.warm_start is True:
+        with STARTING:
+            if run.starter is None:
+                run.starter = WarmStarter(run.run_dir / "logs" / "warm-start.log")
+    return run.starter
 
 if __name__ == "__main__":
     serve()
