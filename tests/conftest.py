@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import warm_steps
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Tests written before the step cache expect a rerun to run: the cache's own tests turn it on.
@@ -171,17 +173,29 @@ class StepRun:
 
 
 def run_step(
-    step: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 300
+    step: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+    cold: bool = False,
 ) -> StepRun:
-    """``python -m steps.<step> ARGS`` as a real subprocess; returns its exit code, streams and outputs."""
+    """``python -m steps.<step> ARGS`` as a real process, forked warm as ``mlops run`` forks it
+    (``cold``: a new interpreter); returns its exit code, streams and outputs."""
     outputs = Path(tempfile.mkdtemp(prefix=f"outputs-{step}-"))
     full_env = os.environ | (env or {}) | {"MLOPS_OUTPUTS_DIR": str(outputs), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", f"steps.{step}", *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout, check=False,
-    )  # fmt: skip
+    command = [sys.executable, "-m", f"steps.{step}", *args]
+    try:
+        if cold:
+            raise OSError("asked for a new interpreter")
+        code, stdout, stderr = warm_steps.run(command, full_env, cwd or ROOT, timeout)
+    except OSError:
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout, check=False
+        )
+        code, stdout, stderr = done.returncode, done.stdout, done.stderr
     found = {p.name: p.read_text() for p in outputs.glob("*")} if outputs.exists() else {}
-    return StepRun(done.returncode, done.stdout, done.stderr, found)
+    return StepRun(code, stdout, stderr, found)
 
 
 def local_env(root: Path, tracking_uri: str | None = None) -> dict[str, str]:

@@ -182,7 +182,7 @@ def test_a_step_launched_by_the_executor_exits_75_on_an_immediate_sigterm(tmp_pa
     ``steps/__init__`` installs the handler: a stop during interpreter start-up is still a 75."""
     from workflows.local.attempt import launch as launch_step
 
-    launch = launch_step.__get__(type("NoStarter", (), {"starter": None})())
+    launch = launch_step.__get__(type("NoStarter", (), {"starter": None, "warm_start": False})())
     for attempt in range(3):
         with (tmp_path / f"ingest-{attempt}.log").open("wb") as log:
             process = launch(
