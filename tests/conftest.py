@@ -191,7 +191,13 @@ def run_step(
         code, stdout, stderr = warm_steps.run(command, full_env, cwd or ROOT, timeout)
     except OSError:
         done = subprocess.run(
-            command, capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout, check=False
+            command,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or ROOT,
+            timeout=timeout,
+            check=False,
         )
         code, stdout, stderr = done.returncode, done.stdout, done.stderr
     found = {p.name: p.read_text() for p in outputs.glob("*")} if outputs.exists() else {}

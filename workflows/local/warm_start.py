@@ -91,8 +91,9 @@ def _run_step(request: dict[str, Any]) -> None:
     for number in (signal.SIGCHLD, signal.SIGPIPE):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if request.get("stdout") else log
+    appending = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    log = os.open(request["log"], appending, 0o644)
+    out = os.open(request["stdout"], appending, 0o644) if request.get("stdout") else log
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(out, 1)
@@ -365,6 +366,7 @@ def starter_for(run: LocalRun) -> WarmStarter | None:
             if run.starter is None:
                 run.starter = WarmStarter(run.run_dir / "logs" / "warm-start.log")
     return run.starter
+
 
 if __name__ == "__main__":
     serve()
