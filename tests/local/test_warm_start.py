@@ -41,6 +41,18 @@ def test_exit_codes_logs_environment_and_folder(starter, tmp_path):
     assert len({ok.pid, bad.pid, crashed.pid, starter.process.pid, os.getpid()}) == 5
 
 
+def test_a_step_has_its_own_temporary_folder_and_may_keep_stdout_apart(starter, tmp_path):
+    """The starter's libraries asked ``tempfile`` for a folder on import; the step asks again, under its TMPDIR."""
+    assert starter.ready.wait(300)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    log, stdout = tmp_path / "step.log", tmp_path / "step.out"
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    assert starter.start([*HELPER, "tempdir"], env, str(tmp_path), log, stdout=stdout).wait(30) == 0
+    assert f"tempdir={scratch}" in stdout.read_text()
+    assert log.read_text() == "err: to stderr\n"
+
+
 def test_signals_reach_the_step_and_its_group(starter, tmp_path):
     killed, _ = start(starter, tmp_path, "sleep", "60", name="killed")
     terminated, _ = start(starter, tmp_path, "sleep", "60", name="terminated")

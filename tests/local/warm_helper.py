@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 import time
 
 if __name__ == "__main__":
@@ -14,5 +15,7 @@ if __name__ == "__main__":
         time.sleep(float(rest[0]))
     elif action == "exit":
         sys.exit(int(rest[0]))
+    elif action == "tempdir":
+        print(f"tempdir={tempfile.gettempdir()}")
     elif action == "raise":
         raise RuntimeError("boom")

@@ -108,6 +108,7 @@ def _run_step(request: dict[str, Any]) -> None:
             os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        tempfile.tempdir = None  # a library asked on import in the starter: the step's TMPDIR is its own
         sys.argv = [request["module"], *request["argv"]]
         # As `python -m <module>` would (steps/__init__ guards a step); unblocks the SIGTERM held since the fork.
         if request["module"].startswith(STEP_MODULE_PREFIX):
