@@ -185,21 +185,13 @@ def run_step(
     outputs = Path(tempfile.mkdtemp(prefix=f"outputs-{step}-"))
     full_env = os.environ | (env or {}) | {"MLOPS_OUTPUTS_DIR": str(outputs), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", f"steps.{step}", *args]
-    try:
-        if cold:
-            raise OSError("asked for a new interpreter")
-        code, stdout, stderr = warm_steps.run(command, full_env, cwd or ROOT, timeout)
-    except OSError:
+    ran = None if cold else warm_steps.run(command, full_env, cwd or ROOT, timeout)
+    if ran is None:  # asked for, or the worker's starter is gone
         done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env=full_env,
-            cwd=cwd or ROOT,
-            timeout=timeout,
-            check=False,
-        )
-        code, stdout, stderr = done.returncode, done.stdout, done.stderr
+            command, capture_output=True, text=True, env=full_env, cwd=cwd or ROOT, timeout=timeout, check=False,
+        )  # fmt: skip
+        ran = done.returncode, done.stdout, done.stderr
+    code, stdout, stderr = ran
     found = {p.name: p.read_text() for p in outputs.glob("*")} if outputs.exists() else {}
     return StepRun(code, stdout, stderr, found)
 

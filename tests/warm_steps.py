@@ -9,6 +9,7 @@ about the interpreter's own start.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -27,18 +28,19 @@ def starter() -> WarmStarter:
     """This worker's starter, begun in the project's root (its ``sys.path[0]``, as ``python -m`` there)."""
     with contextlib.chdir(ROOT):
         begun = WarmStarter(None)
-    import atexit
-
     atexit.register(begun.close)
     return begun
 
 
-def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> tuple[int, str, str]:
-    """(exit code as subprocess gives it, stdout, stderr) of ``python -m steps.<name> ...`` forked warm.
-    Raises OSError when the starter is gone (the caller runs it cold), TimeoutExpired as subprocess.run."""
+def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float) -> tuple[int, str, str] | None:
+    """(exit code as subprocess gives it, stdout, stderr) of ``python -m steps.<name> ...`` forked warm;
+    None when the starter is gone (the caller runs it cold). Raises TimeoutExpired as subprocess.run."""
     streams = Path(tempfile.mkdtemp(prefix="step-streams-"))
     stdout, stderr = streams / "stdout", streams / "stderr"
-    process = starter().start(command, env, str(cwd), stderr, stdout=stdout)
+    try:
+        process = starter().start(command, env, str(cwd), stderr, stdout=stdout)
+    except OSError:
+        return None
     try:
         code = process.wait(timeout)
     except subprocess.TimeoutExpired:

@@ -61,13 +61,14 @@ def compiled_document(workflow: str, settings: Settings, library: list[dict]) ->
     (a document kept under its name and digest was one of them), anything else as it says."""
     from workflows.cli.support import local_document
 
-    path = kept_path(workflow, digest(workflow, settings))
+    key = digest(workflow, settings)
+    path = kept_path(workflow, key)
     if not library and path.is_file():
         served.add(workflow)
         return with_locations(json.loads(path.read_text()), settings)
     document = local_document(workflow, settings, library)
     if not library and is_pipeline(workflow):
-        keep(workflow, path, document)
+        keep(workflow, key, document)
     return document
 
 
@@ -84,8 +85,9 @@ def kept_path(workflow: str, key: str) -> Path:
     return cache_folder() / f"{workflow}-{key}.json"
 
 
-def keep(workflow: str, path: Path, document: dict) -> None:
+def keep(workflow: str, key: str, document: dict) -> None:
     """Write whole or not at all (two runs compiling at once write the same text); drop old ones."""
+    path = kept_path(workflow, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.partial")

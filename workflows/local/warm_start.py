@@ -357,15 +357,11 @@ def run_starter(run: LocalRun) -> Iterator[None]:
         run.starter = None
 
 
-STARTING = threading.Lock()  # two of a run's first steps at once start one starter
-
-
 def starter_for(run: LocalRun) -> WarmStarter | None:
-    """The starter to fork the run's step from: the run's, started now if this is its first step."""
+    """The starter to fork the run's step from: the run's, started now if this is its first step.
+    Called under ``run.launch_lock``, as every step's start is: two first steps start one starter."""
     if run.starter is None and run.warm_start is True:
-        with STARTING:
-            if run.starter is None:
-                run.starter = WarmStarter(run.run_dir / "logs" / "warm-start.log")
+        run.starter = WarmStarter(run.run_dir / "logs" / "warm-start.log")
     return run.starter
 
 
