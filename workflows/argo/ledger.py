@@ -66,10 +66,11 @@ class Ledger:
     upstream: dict[str, float] = field(default_factory=dict)
 
     def totals(self) -> dict[str, float]:
-        cost = sum(line.cost for line in self.lines)
-        retries = sum(line.cost for line in self.lines if line.retried)
+        # Rounded first: the share is of the figures reported, so retries_cost / cost gives it back.
+        cost = round(sum(line.cost for line in self.lines), 6)
+        retries = round(sum(line.cost for line in self.lines if line.retried), 6)
         return {
-            "cost": round(cost, 6),
+            "cost": cost,
             "wall_seconds": round(sum(line.wall_seconds for line in self.lines), 3),
             "cpu_seconds": round(sum(line.cpu_seconds or 0.0 for line in self.lines), 3),
             "peak_memory_mib": max((line.peak_memory_mib or 0.0 for line in self.lines), default=0.0),
@@ -78,7 +79,7 @@ class Ledger:
             "gpu_hours": round(sum(line.gpu_seconds for line in self.lines) / 3600, 6),
             "upstream_cost": round(sum(self.upstream.values()), 6),
             "model_cost": round(cost + sum(self.upstream.values()), 6),  # what its model version cost
-            "retries_cost": round(retries, 6),
+            "retries_cost": retries,
             "retries_share": round(retries / cost, 4) if cost else 0.0,
             "attempts": len(self.lines),
             "retried_attempts": sum(line.retried for line in self.lines),

@@ -115,13 +115,13 @@ def by_version(chosen: list[Ledger]) -> list[dict]:
 
 
 def summary(chosen: list[Ledger]) -> dict:
-    cost = sum(ledger.totals()["cost"] for ledger in chosen)
-    retries = sum(ledger.totals()["retries_cost"] for ledger in chosen)
+    cost = round(sum(ledger.totals()["cost"] for ledger in chosen), 6)
+    retries = round(sum(ledger.totals()["retries_cost"] for ledger in chosen), 6)
     return {
         "runs": len(chosen),
-        "cost": round(cost, 6),
+        "cost": cost,
         "gpu_hours": round(sum(ledger.totals()["gpu_hours"] for ledger in chosen), 6),
-        "retries_cost": round(retries, 6),
+        "retries_cost": retries,
         "retries_share": round(retries / cost, 4) if cost else 0.0,
     }
 
