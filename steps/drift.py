@@ -9,7 +9,7 @@ references, K-S / chi-square on small ones), on every row; the data drifted when
 share reaches ``--drift-share``. The label (target drift) and the champion's predictions
 (prediction drift) are compared too when the current data has them. Writes
 ``drift/columns.json`` and Evidently's ``drift/report.html`` (drawn from a sample of at most
-20,000 rows a side, in a process of its own beside the tests: ``steps.drift_report``), logs both
+20,000 rows a side, in a process forked beside the tests: ``steps.drift_report``), logs both
 and the metrics to MLflow, and outputs ``drifted``, ``drift-share`` and the top columns. What the
 check needs of the reference (sorted columns, value counts, the champion's predictions on it) is
 kept for the next check of the same champion and data (``steps.drift_reference``).
@@ -210,13 +210,13 @@ def reference_side(params: DriftParams, settings, name: str, champion, features,
 
 def drift(params: DriftParams, settings) -> DriftResult:
     """Evidently's drift verdict for the current data against the champion's training data."""
-    from steps.model import probabilities
-
-    params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
-    # Started first: Evidently's import in the report's process overlaps all that follows.
+    # Forked first, before any thread or PyTorch: Evidently's import in the report's process overlaps all that follows.
     with ReportProcess() as report, ThreadPoolExecutor(max_workers=2) as pool:
+        params = params.model_copy(update={"current_uri": current_data_uri(params.current_uri, settings)})
         # parquet reads and file hashes release the GIL for the imports
         current_read = pool.submit(read_current, params.current_uri, params.since or "", params.until or "")
+        from steps.model import probabilities  # MLflow: seconds in a new interpreter, nothing in a warm one
+
         apply_thread_policy(settings)  # before torch loads: threads this process may really use
         name = params.model_name or settings.model_name
         client, champion, features = find_champion(params, settings, name)
