@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows.local.warm_start import StarterGone, WarmStarter, is_step, libraries_for
+from workflows.local.warm_start import StarterGone, WarmStarter, is_step
 
 HELPER = [sys.executable, "-m", "tests.local.warm_helper"]
 
@@ -87,32 +87,6 @@ def test_only_project_steps_are_forked():
     assert not is_step(["python", "-c", "pass"])
     assert not is_step(["python", "-m", "http.server"])
     assert not is_step(["bash", "-m", "steps.train"])
-
-
-def test_a_run_of_the_drift_step_has_its_report_library_preloaded_and_no_other_run_does():
-    def step(module: str) -> dict:
-        return {
-            "name": module,
-            "container": {"command": ["python", "-m", module], "args": ["--run-dir", "x"]},
-        }
-
-    drift = [
-        step("steps.load_current"),
-        step("steps.drift"),
-        {"name": "other", "container": {"image": "busybox"}},
-    ]
-    assert libraries_for(drift) == ["evidently.presets"]
-    assert libraries_for([step("steps.train"), step("steps.evaluate")]) == []
-
-
-def test_a_library_preloaded_for_a_run_is_imported_before_ready_and_forked_steps_have_it(starter, tmp_path):
-    assert starter.ready.wait(180)  # every step's libraries, and not this one (a library no step imports)
-    before, before_log = start(starter, tmp_path, "imported", "wave", name="before")
-    assert before.wait(30) == 0 and "imported=False" in before_log.read_text()
-    starter.preload(["wave"])
-    assert starter.ready.wait(180)  # set by a ready naming it, not by the one before the request
-    after, after_log = start(starter, tmp_path, "imported", "wave", name="after")
-    assert after.wait(30) == 0 and "imported=True" in after_log.read_text()
 
 
 def replies(stdout, wanted: int, deadline: float = 60.0) -> list[dict]:

@@ -17,7 +17,5 @@ if __name__ == "__main__":
         sys.exit(int(rest[0]))
     elif action == "tempdir":
         print(f"tempdir={tempfile.gettempdir()}")
-    elif action == "imported":  # was the library already imported when the step began?
-        print(f"imported={rest[0] in sys.modules}")
     elif action == "raise":
         raise RuntimeError("boom")

@@ -11,10 +11,9 @@ reported back. Only the libraries are shared, copy-on-write; no step code runs i
 Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv", "env", "cwd",
 "log", "stdout"}`` (``stdout`` null: into the log too); the starter answers ``{"id", "pid"}`` once
 forked and ``{"pid", "code"}`` when the step ends (``code`` as ``subprocess`` gives it: negative for
-a signal), and says ``{"ready": true, "modules": [...]}`` whenever it has nothing left to import.
-``{"starter_log": path}`` moves the starter's own log there (``mlops run`` starts the starter before
-the run, and its folder, exist, so its imports overlap the command's own start). ``{"preload": [...]}``
-adds libraries that only some steps import (``STEP_LIBRARIES``), for a run whose templates run them.
+a signal), and says ``{"ready": true}`` once its libraries are imported. ``{"starter_log": path}``
+moves the starter's own log there (``mlops run`` starts the starter before the run, and its folder,
+exist, so its imports overlap the command's own start).
 A request waits for the import in progress, never for the rest.
 
 The starter never computes: GNU OpenMP has no fork handler, so a child of a process that has run
@@ -38,7 +37,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,10 +67,6 @@ PRELOAD = (
     "mlflow.store.model_registry.sqlalchemy_store",
     "matplotlib.pyplot",  # evaluate's plots (0.8 s); the backend is chosen at the first figure, in the step
 )
-# Libraries only some steps import: preloaded only for a run whose templates run one of those steps.
-STEP_LIBRARIES: dict[str, tuple[str, ...]] = {
-    "steps.drift": ("evidently.presets",),  # its report's process is forked from it (3.6 s of import)
-}
 STEP_MODULE_PREFIX = "steps."
 
 
@@ -83,18 +78,6 @@ def is_step(command: list[str]) -> bool:
         and command[1] == "-m"
         and command[2].startswith(STEP_MODULE_PREFIX)
     )
-
-
-def libraries_for(templates: Iterable[dict]) -> list[str]:
-    """The ``STEP_LIBRARIES`` of the steps these templates run, in a stable order."""
-    wanted: list[str] = []
-    for template in templates:
-        body = template.get("container") or template.get("script") or {}
-        command = [*(body.get("command") or []), *(body.get("args") or [])]
-        for library in STEP_LIBRARIES.get(command[2], ()) if is_step(command) else ():
-            if library not in wanted:
-                wanted.append(library)
-    return wanted
 
 
 # ---- the starter process ----------------------------------------------------------------------
@@ -180,7 +163,7 @@ def serve() -> None:
     selector = selectors.DefaultSelector()
     selector.register(0, selectors.EVENT_READ, "request")
     selector.register(wake_read, selectors.EVENT_READ, "child")
-    pending, imported = list(PRELOAD), []
+    pending = list(PRELOAD)
     unread = b""  # requests read but not yet handled: one read may bring several lines
 
     def say(message: dict[str, Any]) -> None:
@@ -212,9 +195,6 @@ def serve() -> None:
                 if "starter_log" in request:
                     _move_log(request["starter_log"])
                     continue
-                if "preload" in request:
-                    pending += [m for m in request["preload"] if m not in pending and m not in imported]
-                    continue
                 # Held from before the fork until the child's own handler is in place: no SIGTERM is lost.
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
                 gc.freeze()
@@ -225,11 +205,10 @@ def serve() -> None:
                 say({"id": request["id"], "pid": pid})
         reap()
         if pending:
-            imported.append(pending.pop(0))
             with contextlib.suppress(Exception):  # a library that does not import is the step's error
-                importlib.import_module(imported[-1])
+                importlib.import_module(pending.pop(0))
             if not pending:
-                say({"ready": True, "modules": imported})
+                say({"ready": True})
 
 
 # ---- the executor's side ----------------------------------------------------------------------
@@ -279,8 +258,7 @@ class WarmStarter:
         self.events: dict[int, threading.Event] = {}
         self.codes: dict[int, int] = {}
         self.gone = False
-        self.wanted = set(PRELOAD)
-        self.ready = threading.Event()  # set once every library wanted is imported
+        self.ready = threading.Event()  # set once every library is imported; until then, exec
         self.reader = threading.Thread(target=self._read, name="warm-start-reader", daemon=True)
         self.reader.start()
 
@@ -292,9 +270,7 @@ class WarmStarter:
         for line in self.process.stdout:
             message = json.loads(line)
             if "ready" in message:
-                with self.lock:
-                    if self.wanted <= set(message["modules"]):
-                        self.ready.set()
+                self.ready.set()
             elif "id" in message:
                 self.forked[message["id"]].put(message["pid"])
             else:
@@ -315,14 +291,6 @@ class WarmStarter:
             raise OSError("the warm starter has ended")
         self.process.stdin.write(json.dumps(message) + "\n")
         self.process.stdin.flush()
-
-    def preload(self, libraries: list[str]) -> None:
-        """Have the starter import these libraries too, after those it imports for every step."""
-        with self.lock, contextlib.suppress(OSError):
-            if libraries and not set(libraries) <= self.wanted:
-                self.wanted |= set(libraries)
-                self.ready.clear()  # until a ready that names them: an earlier one may still be on its way
-                self._send({"preload": libraries})
 
     def keep_log(self, path: Path) -> None:
         """Move the starter's log to ``path`` (once: a starter shared with child runs keeps the first run's)."""
@@ -380,7 +348,6 @@ def run_starter(run: LocalRun) -> Iterator[None]:
     given = run.warm_start if isinstance(run.warm_start, WarmStarter) else None
     if given is not None:
         given.keep_log(run.run_dir / "logs" / "warm-start.log")
-        given.preload(libraries_for(run.templates.values()))
         run.starter = given
     try:
         yield
@@ -395,7 +362,6 @@ def starter_for(run: LocalRun) -> WarmStarter | None:
     Called under ``run.launch_lock``, as every step's start is: two first steps start one starter."""
     if run.starter is None and run.warm_start is True:
         run.starter = WarmStarter(run.run_dir / "logs" / "warm-start.log")
-        run.starter.preload(libraries_for(run.templates.values()))
     return run.starter
 
 
