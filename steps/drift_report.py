@@ -33,12 +33,10 @@ class ReportProcess:
         requests, self.requests = multiprocessing.Pipe(duplex=False)
         for stream in (sys.stdout, sys.stderr):  # what is buffered now must not be written twice
             stream.flush()
-        # Daemonic: a step that ends without leaving this block (os._exit) takes it along.
         self.process = multiprocessing.get_context("fork").Process(
             target=serve,
             args=(requests, self.requests, Path(self.folder.name, "stderr.log")),
             name="drift-report",
-            daemon=True,
         )
         self.process.start()
         requests.close()  # the child's end: once the step's end closes too, the child reads end of input
