@@ -66,7 +66,6 @@ class Ledger:
     upstream: dict[str, float] = field(default_factory=dict)
 
     def totals(self) -> dict[str, float]:
-        # Rounded first: the share is of the figures reported, so retries_cost / cost gives it back.
         cost = round(sum(line.cost for line in self.lines), 6)
         retries = round(sum(line.cost for line in self.lines if line.retried), 6)
         return {
@@ -80,7 +79,7 @@ class Ledger:
             "upstream_cost": round(sum(self.upstream.values()), 6),
             "model_cost": round(cost + sum(self.upstream.values()), 6),  # what its model version cost
             "retries_cost": retries,
-            "retries_share": round(retries / cost, 4) if cost else 0.0,
+            "retries_share": retries_share(retries, cost),
             "attempts": len(self.lines),
             "retried_attempts": sum(line.retried for line in self.lines),
             "preempted_attempts": sum(line.preempted for line in self.lines),
@@ -93,6 +92,11 @@ class Ledger:
     def from_json(cls, data: dict[str, Any]) -> Ledger:
         fields = {k: v for k, v in data.items() if k != "totals"}
         return cls(**{**fields, "lines": [Line(**line) for line in data.get("lines", [])]})
+
+
+def retries_share(retries_cost: float, cost: float) -> float:
+    """Of the rounded figures reported beside it, so that retries_cost / cost gives it back."""
+    return round(retries_cost / cost, 4) if cost else 0.0
 
 
 def capacity_of(selector: dict[str, str], settings: Settings, template: str) -> str:

@@ -115,14 +115,17 @@ def by_version(chosen: list[Ledger]) -> list[dict]:
 
 
 def summary(chosen: list[Ledger]) -> dict:
-    cost = round(sum(ledger.totals()["cost"] for ledger in chosen), 6)
-    retries = round(sum(ledger.totals()["retries_cost"] for ledger in chosen), 6)
+    from workflows.argo.ledger import retries_share
+
+    totals = [ledger.totals() for ledger in chosen]
+    cost = round(sum(t["cost"] for t in totals), 6)
+    retries = round(sum(t["retries_cost"] for t in totals), 6)
     return {
         "runs": len(chosen),
         "cost": cost,
-        "gpu_hours": round(sum(ledger.totals()["gpu_hours"] for ledger in chosen), 6),
+        "gpu_hours": round(sum(t["gpu_hours"] for t in totals), 6),
         "retries_cost": retries,
-        "retries_share": round(retries / cost, 4) if cost else 0.0,
+        "retries_share": retries_share(retries, cost),
     }
 
 
