@@ -16,16 +16,10 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from steps.errors import BadSetting
+from steps.images import image_pinned
 
 ENV_PREFIX = "MLOPS_"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
-# An image reference pinned by tag (not latest) or by digest.
-PINNED_IMAGE = re.compile(r"^[^\s@]+(:(?!latest$)[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$")
-
-
-def image_pinned(image: str) -> bool:
-    """An image reference pinned by a tag other than latest, or by a digest."""
-    return bool(PINNED_IMAGE.match(image if "@" in image else image.rsplit("/", 1)[-1]))
 
 
 class StepSettings(BaseSettings):

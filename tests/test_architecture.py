@@ -19,9 +19,10 @@ PROJECT = ("steps", "workflows", "cron")
 ALLOWED = {
     "workflows": set(),
     "steps.errors": set(),
+    "steps.images": set(),
     "steps": {"steps"},
     "workflows.settings": {"steps"},
-    "workflows.argo": {"steps.errors", "steps.settings", "workflows.settings"},
+    "workflows.argo": {"steps.errors", "steps.images", "steps.settings", "workflows.settings"},
     "workflows.pipelines": {"steps", "workflows.argo", "workflows.settings", "cron"},
     "cron": {"steps", "workflows.argo", "workflows.settings", "workflows.pipelines"},
     "workflows.local": {"steps", "workflows.argo", "workflows.settings"},

@@ -16,7 +16,8 @@ from pydantic_settings import SettingsError
 
 from steps import settings as step_settings
 from steps.errors import BadSetting
-from steps.settings import DNS_LABEL, ENV_PREFIX, StepSettings, image_pinned
+from steps.images import image_pinned
+from steps.settings import DNS_LABEL, ENV_PREFIX, StepSettings
 
 __all__ = [
     "DNS_LABEL",

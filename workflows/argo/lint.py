@@ -55,6 +55,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from steps.images import image_pinned
 from workflows.argo import yaml_io
 from workflows.argo.expressions import ExpressionError, names_in
 from workflows.argo.lint_cron import cron_problems
@@ -63,7 +64,6 @@ from workflows.argo.lint_fields import api_form, kubernetes_unknown_fields, mode
 from workflows.argo.lint_labels import label_problems
 from workflows.argo.lint_scopes import Scope, step_scopes, task_scopes
 from workflows.argo.lint_templates import field_names, object_name, spec_problems, template_problems
-from workflows.settings import image_pinned
 
 __all__ = ["REFERENCE", "Problem", "lint_documents", "lint_paths", "task_dependencies"]
 

@@ -16,6 +16,7 @@ from workflows.cli import costs as cli_costs
 from workflows.cli import registry as cli_registry
 from workflows.cli import runs as cli_runs
 from workflows.cli import runs_view as cli_runs_view
+from workflows.cli.ending import end
 from workflows.cli.support import contract_errors, err
 
 # -h as well as --help, for the app and, inherited through click's context, every subcommand.
@@ -133,7 +134,11 @@ for name, command in {
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as done:  # click ends every command with one, 0 included
+        end(done.code)
+    end(0)
 
 
 if __name__ == "__main__":

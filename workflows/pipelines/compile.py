@@ -13,9 +13,12 @@ its run folder (``pipeline_document``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workflows.argo import yaml_io
-from workflows.settings import Settings, env_file_settings
+
+if TYPE_CHECKING:  # the settings' import (pydantic-settings) is compile's, not lint's: lint reads ROOT
+    from workflows.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS_DIR = ROOT / "manifests"
@@ -30,6 +33,8 @@ def _yaml(*documents: dict) -> str:
 
 def cluster_settings(path: Path = CLUSTER_ENV) -> Settings:
     """The settings the committed manifests are compiled from: ``cluster.env`` alone."""
+    from workflows.settings import env_file_settings
+
     return env_file_settings(path)
 
 
