@@ -118,14 +118,15 @@ def as_params(values: dict[str, Any]) -> list:
     return [Param(key, ",".join(map(str, v)) if isinstance(v, list) else str(v)) for key, v in values.items()]
 
 
-def as_metrics(values: dict[str, float], step: int) -> list:
-    """Metrics for one ``log_batch`` call: one request however many values (a call costs ~24 ms)."""
+def as_metrics(values: dict[str, float], step: int, timestamp_ms: int | None = None) -> list:
+    """Metrics for one ``log_batch`` call: one request however many values (a call costs ~24 ms),
+    stamped now unless ``timestamp_ms`` is given."""
     import time
 
     from mlflow.entities import Metric
 
-    now = int(time.time() * 1000)
-    return [Metric(key, float(value), now, step) for key, value in values.items()]
+    stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    return [Metric(key, float(value), stamp, step) for key, value in values.items()]
 
 
 def as_tags(values: dict[str, str]) -> list:

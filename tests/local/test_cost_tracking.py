@@ -10,7 +10,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from workflows.local.cost_tracking import record_cost
+from workflows.local.cost_tracking import cost_metrics, record_cost
 from workflows.local.ledger import local_ledger, read_cost, write_cost
 from workflows.local.record import Attempt, Node, RunRecord
 from workflows.settings import load_settings
@@ -99,6 +99,26 @@ def test_the_cost_lands_on_the_mlflow_run_and_the_registered_version(trained_run
     tags = client.get_model_version("costed", "1").tags
     assert (tags["mlops.cost_usd"], tags["mlops.gpu_hours"]) == (str(totals["cost"]), "0.1")
     assert tags["mlops.cost_currency"] == "USD"
+
+
+def test_recording_the_same_ledger_again_adds_no_second_point(trained_run):
+    """A starter gone after its recorder logged: the run's cost is recorded again in the command's process."""
+    run_dir, run_id, client = trained_run
+    settings = load_settings()
+    ledger = local_ledger(run_dir, settings)
+    record_cost(ledger, settings)
+    record_cost(ledger, settings)
+    assert [len(client.get_metric_history(run_id, key)) for key in cost_metrics(ledger)] == [1] * 7
+    first = ledger.totals()["cost"]
+    ledger.finished_at = "2026-11-22T11:30:00+00:00"  # resumed, finished later, with one more line priced
+    ledger.lines[0].cost += 1.0
+    record_cost(ledger, settings)
+    history = client.get_metric_history(run_id, "mlops.run_cost_usd")
+    assert [point.value for point in sorted(history, key=lambda p: p.timestamp)] == [
+        first,
+        ledger.totals()["cost"],
+    ]
+    assert client.get_run(run_id).data.metrics["mlops.run_cost_usd"] == ledger.totals()["cost"]
 
 
 def test_a_run_with_no_mlflow_run_records_nothing(tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -43,7 +45,7 @@ def record_cost(ledger: Ledger, settings: Settings) -> list[str]:
     metrics = cost_metrics(ledger)
     done = []
     for run_id in ledger.mlflow_runs:
-        client.log_batch(run_id, metrics=as_metrics(metrics, 0))
+        client.log_batch(run_id, metrics=as_metrics(metrics, 0, recorded_at(ledger)))
         done.append(f"MLflow run {run_id}")
     if ledger.model:
         name, version = ledger.model["name"], ledger.model["version"]
@@ -54,6 +56,14 @@ def record_cost(ledger: Ledger, settings: Settings) -> list[str]:
         )
         done.append(f"model {name} version {version}")
     return done
+
+
+def recorded_at(ledger: Ledger) -> int:
+    """The cost metrics' timestamp (ms): when the run finished, so that recording the same ledger again
+    (its recorder's starter gone after it logged) adds no second point; MLflow keeps one row per key,
+    value, step and timestamp. A resumed run finishes later: its new totals are a new point."""
+    stamp = ledger.finished_at or ledger.started_at
+    return int(datetime.fromisoformat(stamp).timestamp() * 1000) if stamp else int(time.time() * 1000)
 
 
 # ---- through the warm starter ------------------------------------------------------------------
