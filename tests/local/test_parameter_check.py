@@ -41,6 +41,35 @@ def test_good_values_and_parameters_no_step_takes_pass(training):
     check_parameters(training, {})
 
 
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory):
+    from workflows.local.warm_start import WarmStarter
+
+    started = WarmStarter(tmp_path_factory.mktemp("starter") / "warm-start.log")
+    yield started
+    started.close()
+
+
+def test_through_the_warm_starter_the_same_values_are_refused_with_the_same_line(training, starter):
+    """``mlops run`` checks in a process forked from its starter: the refusal comes back here, whole."""
+    for given in ({"epochs": "abc"}, {"min-auc": "1.5"}):
+        with pytest.raises(BadInput) as here:
+            check_parameters(training, given)
+        with pytest.raises(BadInput) as there:
+            check_parameters(training, given, starter)
+        assert str(there.value) == str(here.value)
+    check_parameters(training, {"epochs": "3", "data-uri": "data/train/"}, starter)
+
+
+def test_with_the_starter_gone_the_check_is_made_here(training, tmp_path):
+    from workflows.local.warm_start import WarmStarter
+
+    gone = WarmStarter(tmp_path / "warm-start.log")
+    gone.close()
+    with pytest.raises(BadInput, match="parameter 'epochs'"):
+        check_parameters(training, {"epochs": "abc"}, gone)
+
+
 def test_a_flag_fed_through_an_expression_is_left_to_the_step():
     doc = {
         "spec": {

@@ -53,6 +53,19 @@ def test_a_step_has_its_own_temporary_folder_and_may_keep_stdout_apart(starter, 
     assert log.read_text() == "err: to stderr\n"
 
 
+def test_a_request_may_wait_for_the_libraries_it_needs(tmp_path):
+    """``after``: forked once the starter has imported its preloads up to that one, not before."""
+    fresh = WarmStarter(tmp_path / "warm-start.log")
+    try:
+        out = tmp_path / "child.out"
+        child = fresh.start([*HELPER, "imported", "numpy", "pandas"], dict(os.environ), str(tmp_path),
+                            tmp_path / "child.log", stdout=out, after="pandas")  # fmt: skip
+        assert child.wait(120) == 0
+        assert out.read_text().splitlines()[-1] == "numpy=True pandas=True"
+    finally:
+        fresh.close()
+
+
 def test_signals_reach_the_step_and_its_group(starter, tmp_path):
     killed, _ = start(starter, tmp_path, "sleep", "60", name="killed")
     terminated, _ = start(starter, tmp_path, "sleep", "60", name="terminated")

@@ -17,5 +17,7 @@ if __name__ == "__main__":
         sys.exit(int(rest[0]))
     elif action == "tempdir":
         print(f"tempdir={tempfile.gettempdir()}")
+    elif action == "imported":  # what the starter had imported when it forked this process
+        print(" ".join(f"{name}={name in sys.modules}" for name in rest))
     elif action == "raise":
         raise RuntimeError("boom")

@@ -143,7 +143,7 @@ def run_with(
             if name in declared and name not in parameters:
                 parameters[name] = value
     budget = take_budget(parameters, doc)  # -p max-cost / max-gpu-hours: the gate's, not the workflow's
-    check_parameters(doc, parameters)  # `-p epochs=abc` refused now, not when train starts
+    check_parameters(doc, parameters, starter)  # `-p epochs=abc` refused now, not when train starts
     out = console()
     with Progress(out) as progress:
         run = LocalRun(

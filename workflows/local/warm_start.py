@@ -9,12 +9,13 @@ started as ``python -m steps.<name>`` would start it (``runpy``), and its exit c
 reported back. Only the libraries are shared, copy-on-write; no step code runs in the starter.
 
 Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv", "env", "cwd",
-"log", "stdout"}`` (``stdout`` null: into the log too); the starter answers ``{"id", "pid"}`` once
+"log", "stdout", "after"}`` (``stdout`` null: into the log too; ``after``, optional, the last library
+of ``PRELOAD`` the child needs imported before it is forked); the starter answers ``{"id", "pid"}`` once
 forked and ``{"pid", "code"}`` when the step ends (``code`` as ``subprocess`` gives it: negative for
 a signal), and says ``{"ready": true}`` once its libraries are imported. ``{"starter_log": path}``
 moves the starter's own log there (``mlops run`` starts the starter before the run, and its folder,
 exist, so its imports overlap the command's own start).
-A request waits for the import in progress, never for the rest.
+A request waits for the import in progress, never for the rest unless it names them with ``after``.
 
 The starter never computes: GNU OpenMP has no fork handler, so a child of a process that has run
 a parallel region hangs in its own first one. It sets how OpenMP threads wait before importing
@@ -170,6 +171,12 @@ def serve() -> None:
         out.write(json.dumps(message) + "\n")
         out.flush()
 
+    def import_next() -> None:
+        with contextlib.suppress(Exception):  # a library that does not import is the step's error
+            importlib.import_module(pending.pop(0))
+        if not pending:
+            say({"ready": True})
+
     def reap() -> None:
         while True:
             try:
@@ -195,6 +202,8 @@ def serve() -> None:
                 if "starter_log" in request:
                     _move_log(request["starter_log"])
                     continue
+                while request.get("after") in pending:  # what the child needs, rather than import it twice
+                    import_next()
                 # Held from before the fork until the child's own handler is in place: no SIGTERM is lost.
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
                 gc.freeze()
@@ -205,10 +214,7 @@ def serve() -> None:
                 say({"id": request["id"], "pid": pid})
         reap()
         if pending:
-            with contextlib.suppress(Exception):  # a library that does not import is the step's error
-                importlib.import_module(pending.pop(0))
-            if not pending:
-                say({"ready": True})
+            import_next()
 
 
 # ---- the executor's side ----------------------------------------------------------------------
@@ -302,14 +308,21 @@ class WarmStarter:
             self.log = path
 
     def start(
-        self, command: list[str], env: dict[str, str], cwd: str | None, log: Path, stdout: Path | None = None
+        self,
+        command: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        log: Path,
+        stdout: Path | None = None,
+        after: str | None = None,
     ) -> WarmProcess:
         """Fork ``python -m steps.<name> args`` from the starter, its stderr (and stdout, unless ``stdout``
-        is given) to ``log``; raises OSError if it cannot."""
+        is given) to ``log``, once the starter has imported ``PRELOAD`` up to ``after`` (if given);
+        raises OSError if it cannot."""
         request_id = next(self.ids)
         reply: queue.Queue = queue.Queue()
         request = {"id": request_id, "module": command[2], "argv": command[3:], "env": env, "cwd": cwd,
-                   "log": str(log), "stdout": str(stdout) if stdout else None}  # fmt: skip
+                   "log": str(log), "stdout": str(stdout) if stdout else None, "after": after}  # fmt: skip
         with self.lock:
             if self.gone:
                 raise OSError("the warm starter has ended")
