@@ -293,7 +293,7 @@ class WarmStarter:
 
     def _send(self, message: dict[str, Any]) -> None:
         """One request line; the caller holds ``self.lock``."""
-        if self.gone:
+        if self.gone or self.process.stdin.closed:  # closed here: its reader may not have seen the end yet
             raise OSError("the warm starter has ended")
         self.process.stdin.write(json.dumps(message) + "\n")
         self.process.stdin.flush()
