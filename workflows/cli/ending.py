@@ -1,7 +1,7 @@
 """How an ``mlops`` command's process ends: without the interpreter's teardown when nothing is left to wait for.
 
 With Hera's pydantic models (or MLflow) imported, Python's teardown frees every module's objects one
-by one after the command's last line: 0.1-0.2 s of each ``mlops compile`` and ``mlops lint``. The
+by one after the command's last line: 0.1-0.6 s of each ``mlops compile`` and ``mlops lint``. The
 exit handlers still run and the streams are flushed; only the freeing is skipped, as a step does
 (``steps.contract.leave``).
 """
