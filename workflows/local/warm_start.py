@@ -324,10 +324,12 @@ class WarmStarter:
         request = {"id": request_id, "module": command[2], "argv": command[3:], "env": env, "cwd": cwd,
                    "log": str(log), "stdout": str(stdout) if stdout else None, "after": after}  # fmt: skip
         with self.lock:
-            if self.gone:
-                raise OSError("the warm starter has ended")
             self.forked[request_id] = reply  # before the request: the reader may see the reply at once
-            self._send(request)
+            try:
+                self._send(request)
+            except OSError:
+                del self.forked[request_id]
+                raise
         pid = reply.get()
         with self.lock:
             del self.forked[request_id]
