@@ -66,6 +66,15 @@ def test_a_request_may_wait_for_the_libraries_it_needs(tmp_path):
         fresh.close()
 
 
+def test_a_step_finds_mlflows_distribution_map_built(starter, tmp_path):
+    """Built once in the starter, not in each step that logs or loads a model (0.8 s each)."""
+    assert starter.ready.wait(300)
+    out = tmp_path / "step.out"
+    assert starter.start([*HELPER, "distributions"], dict(os.environ), str(tmp_path), tmp_path / "step.log",
+                         stdout=out).wait(30) == 0  # fmt: skip
+    assert out.read_text().splitlines()[-1] == "mapped=True"
+
+
 def test_signals_reach_the_step_and_its_group(starter, tmp_path):
     killed, _ = start(starter, tmp_path, "sleep", "60", name="killed")
     terminated, _ = start(starter, tmp_path, "sleep", "60", name="terminated")

@@ -19,5 +19,9 @@ if __name__ == "__main__":
         print(f"tempdir={tempfile.gettempdir()}")
     elif action == "imported":  # what the starter had imported when it forked this process
         print(" ".join(f"{name}={name in sys.modules}" for name in rest))
+    elif action == "distributions":  # MLflow's map of installed distributions, built by the starter
+        from mlflow.utils import requirements_utils
+
+        print(f"mapped={requirements_utils._MODULES_TO_PACKAGES is not None}")
     elif action == "raise":
         raise RuntimeError("boom")
