@@ -10,7 +10,7 @@ TEST_WORKERS ?= 3  # the end-to-end tests wait on servers and subprocesses: thre
 # PyTorch's CPU wheels: 2.13.0+cpu wins over PyPI's 2.13.0 (a CUDA build on Linux). Empty: PyPI's.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: help venv run drift-demo compile submit apply images test test-faults test-fast lint audit format bench bench-quick clean
+.PHONY: help venv bytecode run drift-demo compile submit apply images test test-faults test-fast lint audit format bench bench-quick clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,17 +25,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --only-binary=:all: -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# pip compiles what it installs; the project's own modules are compiled here, so that a machine with
+# PYTHONDONTWRITEBYTECODE does not compile them from source in every command and every step (~0.04 s each).
+bytecode: venv ## compile the project's modules to bytecode (Python skips a file's bytecode once its source changes)
+	@$(BIN)/python -m compileall -q steps workflows
+
 $(DATA): | venv
 	$(BIN)/mlops data generate $(DATA) --rows $(ROWS) --seed 7
 
-run: venv | $(DATA) ## compile (into the run folder), lint and run the training workflow on this machine (MLflow on sqlite under .mlops/)
+run: venv bytecode | $(DATA) ## compile (into the run folder), lint and run the training workflow on this machine (MLflow on sqlite under .mlops/)
 	$(BIN)/mlops run training -p data-uri=$(DATA) $(if $(PARAMS),$(foreach p,$(PARAMS),-p $(p)))
 
 drift-demo: venv | $(DATA) ## generate drifted data and run the drift workflow on it (retrains when drifted)
 	$(BIN)/mlops data generate data/incoming-drifted --rows 20000 --seed 11 --drift 1.0 --start 2026-04-01 --overwrite
 	$(BIN)/mlops drift --current-uri data/incoming-drifted -p drift-share=0.3
 
-compile: venv ## render the Hera workflows to manifests/*.yaml from cluster.env (not this shell's variables) and lint them
+compile: venv bytecode ## render the Hera workflows to manifests/*.yaml from cluster.env (not this shell's variables) and lint them
 	$(BIN)/mlops compile
 	$(BIN)/mlops lint
 
@@ -55,7 +60,7 @@ images: venv ## build the CPU and GPU step images with the tags the manifests pi
 	docker build -f images/Dockerfile -t $(IMAGE) .
 	docker build -f images/Dockerfile.gpu -t $(GPU_IMAGE) .
 
-test: venv ## the whole test suite (unit, end-to-end, faults, security) on TEST_WORKERS processes, then every benchmark at a small size
+test: venv bytecode ## the whole test suite (unit, end-to-end, faults, security) on TEST_WORKERS processes, then every benchmark at a small size
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 	$(BIN)/python -m bench.run_all --quick
 
@@ -77,11 +82,11 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix -q steps workflows tests bench
 	$(BIN)/ruff format -q steps workflows tests bench
 
-bench: venv ## all benchmarks (B1-B10, B2c), each against a baseline measured in the same run; one table (~40 min)
+bench: venv bytecode ## all benchmarks (B1-B10, B2c), each against a baseline measured in the same run; one table (~40 min)
 	$(BIN)/pip install -q --only-binary=:all: -c constraints.txt -e '.[bench]'  # Metaflow, for B10 only
 	$(BIN)/python -m bench.run_all
 
-bench-quick: venv ## every benchmark at a small size, once: checks they run (make test calls it)
+bench-quick: venv bytecode ## every benchmark at a small size, once: checks they run (make test calls it)
 	$(BIN)/python -m bench.run_all --quick
 
 clean: ## remove local runs, the MLflow database, sample data and caches (keeps .venv)
