@@ -66,6 +66,24 @@ def test_a_request_may_wait_for_the_libraries_it_needs(tmp_path):
         fresh.close()
 
 
+def test_every_preload_imports_and_names_what_is_there():
+    """The starter ignores a preload that fails (the step's own import reports it): a misspelt one would
+    be silently lost, so each is imported here, its function called, in a fresh interpreter."""
+    script = (
+        "import importlib\n"
+        "from workflows.local.warm_start import PRELOAD\n"
+        "for entry in PRELOAD:\n"
+        "    module, _, function = entry.partition(':')\n"
+        "    imported = importlib.import_module(module)\n"
+        "    if function:\n"
+        "        getattr(imported, function)()\n"
+        "print(len(PRELOAD))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) > 0
+
+
 def test_a_step_finds_mlflows_distribution_map_built(starter, tmp_path):
     """Built once in the starter, not in each step that logs or loads a model (0.8 s each)."""
     assert starter.ready.wait(300)
