@@ -70,13 +70,9 @@ def test_every_preload_imports_and_names_what_is_there():
     """The starter ignores a preload that fails (the step's own import reports it): a misspelt one would
     be silently lost, so each is imported here, its function called, in a fresh interpreter."""
     script = (
-        "import importlib\n"
-        "from workflows.local.warm_start import PRELOAD\n"
+        "from workflows.local.warm_start import PRELOAD, preload\n"
         "for entry in PRELOAD:\n"
-        "    module, _, function = entry.partition(':')\n"
-        "    imported = importlib.import_module(module)\n"
-        "    if function:\n"
-        "        getattr(imported, function)()\n"
+        "    preload(entry)\n"
         "print(len(PRELOAD))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

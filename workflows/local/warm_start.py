@@ -149,6 +149,14 @@ def _run_step(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def preload(entry: str) -> None:
+    """Import one ``PRELOAD`` entry: a module, or ``module:function`` to call once it is imported."""
+    module, _, function = entry.partition(":")
+    imported = importlib.import_module(module)
+    if function:
+        getattr(imported, function)()
+
+
 def _move_log(path: str) -> None:
     """The starter's log (fds 1 and 2) from here on at ``path``, with what it wrote before."""
     log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -185,11 +193,8 @@ def serve() -> None:
         out.flush()
 
     def import_next() -> None:
-        module, _, function = pending.pop(0).partition(":")
         with contextlib.suppress(Exception):  # a library that does not import is the step's error
-            imported = importlib.import_module(module)
-            if function:
-                getattr(imported, function)()
+            preload(pending.pop(0))
         if not pending:
             say({"ready": True})
 
