@@ -89,6 +89,15 @@ def test_a_step_finds_mlflows_distribution_map_built(starter, tmp_path):
     assert out.read_text().splitlines()[-1] == "mapped=True"
 
 
+def test_a_step_finds_mlflows_schema_head_known_and_right(starter, tmp_path):
+    """Found once in the starter (alembic loads MLflow's 68 migration scripts), not in each store opened."""
+    assert starter.ready.wait(300)
+    out = tmp_path / "step.out"
+    assert starter.start([*HELPER, "schema-head"], dict(os.environ), str(tmp_path), tmp_path / "step.log",
+                         stdout=out).wait(60) == 0  # fmt: skip
+    assert out.read_text().splitlines()[-1] == "remembered=1 same=True"
+
+
 def test_signals_reach_the_step_and_its_group(starter, tmp_path):
     killed, _ = start(starter, tmp_path, "sleep", "60", name="killed")
     terminated, _ = start(starter, tmp_path, "sleep", "60", name="terminated")
@@ -176,3 +185,45 @@ def test_a_starter_begun_before_its_run_moves_its_log_into_the_run(tmp_path):
     finally:
         started.close()
     assert started.process.returncode is not None
+
+
+class CountingStarter:
+    """Stands in for the starter process in the command's own logic: what it was told."""
+
+    begun: list[CountingStarter] = []
+
+    def __init__(self, log) -> None:
+        self.closed = 0
+        CountingStarter.begun.append(self)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize(("warm", "passed"), [("true", True), ("false", False)])
+def test_mlops_run_begins_the_starter_before_its_settings_and_ends_it_if_they_turn_it_off(
+    monkeypatch, warm, passed
+):
+    from workflows.cli import runs
+
+    handed: list = []
+    CountingStarter.begun.clear()
+    monkeypatch.setattr("workflows.local.warm_start.WarmStarter", CountingStarter)
+    monkeypatch.setattr(runs, "run_with", lambda starter, *_: handed.append(starter) or (None, 0))
+    monkeypatch.setenv("MLOPS_LOCAL_WARM_START", warm)
+    runs.run_locally("training", {}, 1, None)
+    (begun,) = CountingStarter.begun
+    assert handed == [begun if passed else None]
+    assert begun.closed == 1  # at the end of the run, or at once when warm starts are off
+
+
+def test_a_bad_setting_ends_the_starter_begun_before_it(monkeypatch):
+    from steps.errors import StepError
+    from workflows.cli import runs
+
+    CountingStarter.begun.clear()
+    monkeypatch.setattr("workflows.local.warm_start.WarmStarter", CountingStarter)
+    monkeypatch.setenv("MLOPS_LOCAL_WARM_START", "maybe")
+    with pytest.raises((StepError, ValueError)):
+        runs.run_locally("training", {}, 1, None)
+    assert [s.closed for s in CountingStarter.begun] == [1]

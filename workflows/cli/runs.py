@@ -85,13 +85,18 @@ def run_locally(
     """Run a compiled workflow on the local executor, showing progress; (its record, exit code).
     ``with_``: the ``--with`` paths whose WorkflowTemplates its references name."""
     from workflows.local.warm_start import WarmStarter
-    from workflows.settings import load_settings
 
-    settings = load_settings()
-    # First, for the project's workflows: its imports (seconds) overlap this command's own start; the cost is
-    # recorded through it at the end. Any other workflow's run starts one at its first step, if it has one.
-    starter = WarmStarter(None) if settings.local_warm_start and names_a_pipeline(workflow) else None
+    # First, for the project's workflows, even before the settings are read (0.3 s): its imports (seconds)
+    # overlap this command's own start; the cost is recorded through it at the end. Any other workflow's
+    # run starts one at its first step, if it has one.
+    starter = WarmStarter(None) if names_a_pipeline(workflow) else None
     try:
+        from workflows.settings import load_settings
+
+        settings = load_settings()
+        if starter is not None and not settings.local_warm_start:  # begun for nothing: warm starts are off
+            starter.close()
+            starter = None
         return run_with(starter, settings, workflow, parameters, parallelism, resume, with_)
     finally:
         if starter is not None:

@@ -76,6 +76,7 @@ PRELOAD = (
     "mlflow.store.model_registry.sqlalchemy_workspace_store",
     "mlflow.tracing.processor.otel",
     "mlflow.tracing.export.utils",
+    "workflows.local.warm_mlflow:remember_schema_head",  # its migrations' head, read by each store opened
     "matplotlib.pyplot",  # evaluate's plots (0.8 s); the backend is chosen at the first figure, in the step
     # ``module:function``, called once imported. MLflow maps modules to installed distributions to check a
     # model's requirements when train logs it and evaluate loads it: 0.8 s in each step, built once here.
