@@ -66,6 +66,38 @@ def test_a_request_may_wait_for_the_libraries_it_needs(tmp_path):
         fresh.close()
 
 
+def test_a_hold_pauses_the_imports_until_the_next_step(tmp_path):
+    """The parameter check's ``hold``: the starter imports up to that library, then nothing while the
+    check runs, so the first step is not kept waiting by SciPy's or PyTorch's import."""
+    fresh = WarmStarter(tmp_path / "warm-start.log")
+    try:
+        env, where = dict(os.environ), str(tmp_path)
+        check = fresh.start([*HELPER, "sleep", "60"], env, where, tmp_path / "check.log", after="pandas",
+                            hold="boto3")  # fmt: skip
+        time.sleep(3)  # unpaused, the starter would be well past joblib (0.02 s after boto3) by now
+        out = tmp_path / "first.out"
+        first = fresh.start([*HELPER, "imported", "boto3", "joblib", "torch"], env, where,
+                            tmp_path / "first.log", stdout=out, after="boto3")  # fmt: skip
+        assert first.wait(120) == 0
+        assert out.read_text().splitlines()[-1] == "boto3=True joblib=False torch=False"
+        os.kill(check.pid, signal.SIGKILL)
+        assert check.wait(30) == -signal.SIGKILL
+        assert fresh.ready.wait(300)  # the first step ended the pause
+    finally:
+        fresh.close()
+
+
+def test_a_hold_ends_soon_after_its_child_when_no_step_comes(tmp_path):
+    fresh = WarmStarter(tmp_path / "warm-start.log")
+    try:
+        check = fresh.start([*HELPER, "exit", "0"], dict(os.environ), str(tmp_path), tmp_path / "check.log",
+                            after="pandas", hold="boto3")  # fmt: skip
+        assert check.wait(120) == 0
+        assert fresh.ready.wait(300)  # every library imported after all, with no request after the check
+    finally:
+        fresh.close()
+
+
 def test_every_preload_imports_and_names_what_is_there():
     """The starter ignores a preload that fails (the step's own import reports it): a misspelt one would
     be silently lost, so each is imported here, its function called, in a fresh interpreter."""
@@ -90,12 +122,13 @@ def test_a_step_finds_mlflows_distribution_map_built(starter, tmp_path):
 
 
 def test_a_step_finds_mlflows_schema_head_known_and_right(starter, tmp_path):
-    """Found once in the starter (alembic loads MLflow's 68 migration scripts), not in each store opened."""
+    """Found once in the starter (alembic loads MLflow's 68 migration scripts), not in each store opened;
+    so is MLflow's registry of model-registry stores (installed entry points read)."""
     assert starter.ready.wait(300)
     out = tmp_path / "step.out"
     assert starter.start([*HELPER, "schema-head"], dict(os.environ), str(tmp_path), tmp_path / "step.log",
                          stdout=out).wait(60) == 0  # fmt: skip
-    assert out.read_text().splitlines()[-1] == "remembered=1 same=True"
+    assert out.read_text().splitlines()[-2:] == ["remembered=1 same=True", "store_registry=True"]
 
 
 def test_signals_reach_the_step_and_its_group(starter, tmp_path):

@@ -30,5 +30,8 @@ if __name__ == "__main__":
         remembered = utils._get_latest_schema_revision
         fresh = ScriptDirectory.from_config(utils._get_alembic_config(db_url="")).get_heads()
         print(f"remembered={remembered.cache_info().currsize} same={[remembered()] == fresh}")
+        from mlflow.tracking._model_registry import utils as registry
+
+        print(f"store_registry={registry._model_registry_store_registry is not None}")
     elif action == "raise":
         raise RuntimeError("boom")

@@ -9,15 +9,16 @@ started as ``python -m steps.<name>`` would start it (``runpy``), and its exit c
 reported back. Only the libraries are shared, copy-on-write; no step code runs in the starter.
 
 Protocol, one JSON object per line: the executor writes ``{"id", "module", "argv", "env", "cwd",
-"log", "stdout", "after"}`` (``stdout`` null: into the log too; ``after``, optional, the last library
+"log", "stdout", "after", "hold"}`` (``stdout`` null: into the log too; ``after``, optional, the last library
 of ``PRELOAD`` the child needs imported before it is forked); the starter answers ``{"id", "pid"}`` once
 forked and ``{"pid", "code"}`` when the step ends (``code`` as ``subprocess`` gives it: negative for
 a signal), and says ``{"ready": true}`` once its libraries are imported. ``{"starter_log": path}``
 moves the starter's own log there (``mlops run`` starts the starter before the run, and its folder,
 exist, so its imports overlap the command's own start).
 A request waits for the import in progress, never for the rest unless it names them with ``after``.
+``hold``, optional, names a later library to import up to before pausing for the next step (``warm_hold``).
 
-The starter never computes numbers (it may read files: ``PRELOAD``'s last entry): GNU OpenMP has
+The starter never computes numbers (it may read files: MLflow's map of distributions): GNU OpenMP has
 no fork handler, so a child of a process that has run a parallel region hangs in its own first
 one. It sets how OpenMP threads wait before importing anything (``steps.threads``), and each step
 sets its own thread count.
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steps.threads import prepare_environment
+from workflows.local.warm_hold import Hold
 
 if TYPE_CHECKING:
     from workflows.local.executor import LocalRun
@@ -77,10 +79,14 @@ PRELOAD = (
     "mlflow.tracing.processor.otel",
     "mlflow.tracing.export.utils",
     "workflows.local.warm_mlflow:remember_schema_head",  # its migrations' head, read by each store opened
+    # MLflow's registry of model-registry stores, made (entry points read) at a process's first client
+    "mlflow.tracking._model_registry.utils:_get_store_registry",
     "matplotlib.pyplot",  # evaluate's plots (0.8 s); the backend is chosen at the first figure, in the step
     # ``module:function``, called once imported. MLflow maps modules to installed distributions to check a
     # model's requirements when train logs it and evaluate loads it: 0.8 s in each step, built once here.
     "mlflow.utils.requirements_utils:_init_packages_to_modules_map",
+    "workflows.local.cost_tracking",  # what the end of ``mlops run`` forks to record the run's cost
+    "workflows.local.ledger",
 )
 STEP_MODULE_PREFIX = "steps."
 
@@ -188,6 +194,7 @@ def serve() -> None:
     selector.register(wake_read, selectors.EVENT_READ, "child")
     pending = list(PRELOAD)
     unread = b""  # requests read but not yet handled: one read may bring several lines
+    hold = Hold()
 
     def say(message: dict[str, Any]) -> None:
         out.write(json.dumps(message) + "\n")
@@ -207,10 +214,11 @@ def serve() -> None:
                 return
             if pid == 0:
                 return
+            hold.child_ended(pid)
             say({"pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
     while True:
-        for key, _ in selector.select(timeout=0 if pending else None):
+        for key, _ in selector.select(timeout=hold.timeout(pending)):
             if key.data == "child":
                 os.read(wake_read, 4096)
                 reap()
@@ -233,9 +241,10 @@ def serve() -> None:
                 if pid == 0:
                     _run_step(request)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                hold.forked(pid, request.get("hold"))
                 say({"id": request["id"], "pid": pid})
         reap()
-        if pending:
+        if hold.may_import(pending):
             import_next()
 
 
@@ -337,14 +346,17 @@ class WarmStarter:
         log: Path,
         stdout: Path | None = None,
         after: str | None = None,
+        hold: str | None = None,
     ) -> WarmProcess:
         """Fork ``python -m steps.<name> args`` from the starter, its stderr (and stdout, unless ``stdout``
-        is given) to ``log``, once the starter has imported ``PRELOAD`` up to ``after`` (if given);
+        is given) to ``log``, once the starter has imported ``PRELOAD`` up to ``after`` (if given); with
+        ``hold``, the starter then imports up to that one and pauses until the next step is asked for;
         raises OSError if it cannot."""
         request_id = next(self.ids)
         reply: queue.Queue = queue.Queue()
         request = {"id": request_id, "module": command[2], "argv": command[3:], "env": env, "cwd": cwd,
-                   "log": str(log), "stdout": str(stdout) if stdout else None, "after": after}  # fmt: skip
+                   "log": str(log), "stdout": str(stdout) if stdout else None, "after": after,
+                   "hold": hold}  # fmt: skip
         with self.lock:
             self.forked[request_id] = reply  # before the request: the reader may see the reply at once
             try:
