@@ -87,6 +87,14 @@ def test_a_hold_pauses_the_imports_until_the_next_step(tmp_path):
         fresh.close()
 
 
+def test_the_parameter_checks_libraries_are_preloaded_in_the_order_it_names_them():
+    """A name not in ``PRELOAD`` would make the check wait for every import, or pause the starter at once."""
+    from workflows.local.parameter_check import FIRST_STEP_NEEDS, STEP_MODULES_NEED
+    from workflows.local.warm_start import PRELOAD
+
+    assert PRELOAD.index(STEP_MODULES_NEED) < PRELOAD.index(FIRST_STEP_NEEDS) < PRELOAD.index("torch")
+
+
 def test_a_hold_ends_soon_after_its_child_when_no_step_comes(tmp_path):
     fresh = WarmStarter(tmp_path / "warm-start.log")
     try:
