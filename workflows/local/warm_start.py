@@ -85,7 +85,9 @@ PRELOAD = (
     # ``module:function``, called once imported. MLflow maps modules to installed distributions to check a
     # model's requirements when train logs it and evaluate loads it: 0.8 s in each step, built once here.
     "mlflow.utils.requirements_utils:_init_packages_to_modules_map",
-    "workflows.local.cost_tracking",  # what the end of ``mlops run`` forks to record the run's cost
+    # What the cost recorder that ``mlops run`` forks at its end imports (not the recorder itself: runpy
+    # warns when the module it runs as __main__ was imported before).
+    "workflows.argo.ledger",
     "workflows.local.ledger",
 )
 STEP_MODULE_PREFIX = "steps."
