@@ -60,12 +60,15 @@ from workflows.argo import yaml_io
 from workflows.argo.expressions import ExpressionError, names_in
 from workflows.argo.lint_cron import cron_problems
 from workflows.argo.lint_dag import ancestors, dag_problems, find_cycle, task_dependencies
-from workflows.argo.lint_fields import api_form, kubernetes_unknown_fields, model_for, unknown_fields
+from workflows.argo.lint_events import KINDS as EVENT_KINDS
+from workflows.argo.lint_events import WORKFLOW_KINDS as KINDS
+from workflows.argo.lint_events import EventChecks
+from workflows.argo.lint_fields import kubernetes_unknown_fields, model_for, unknown_fields
 from workflows.argo.lint_labels import label_problems
 from workflows.argo.lint_scopes import Scope, step_scopes, task_scopes
 from workflows.argo.lint_templates import field_names, object_name, spec_problems, template_problems
 
-__all__ = ["REFERENCE", "Problem", "lint_documents", "lint_paths", "task_dependencies"]
+__all__ = ["REFERENCE", "Problem", "lint_documents", "lint_paths", "lint_texts", "task_dependencies"]
 
 REFERENCE = re.compile(r"{{\s*(=?)\s*([^}]*?)\s*}}")
 WORKFLOW_VARIABLES = {
@@ -74,8 +77,6 @@ WORKFLOW_VARIABLES = {
 }  # fmt: skip
 TEMPLATE_VARIABLES = {"retries", "pod.name", "node.name", "inputs.parameters", "steps.name", "tasks.name"}
 SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "zsh", "ash", "dash"}
-KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
-EVENT_KINDS = ("EventSource", "Sensor")
 CORE_KINDS = (
     "ServiceAccount",
     "Role",
@@ -117,8 +118,9 @@ def _names(parameters: list[dict[str, Any]] | None) -> set[str]:
 class Linter:
     """Lints one manifest document."""
 
-    def __init__(self, file: str, doc: dict[str, Any]) -> None:
+    def __init__(self, file: str, doc: dict[str, Any], events: EventChecks | None = None) -> None:
         self.file, self.doc = file, doc
+        self.events = events or EventChecks([])  # the event objects' model problems, maybe found ahead
         self.problems: list[Problem] = []
 
     def add(self, path: str, message: str) -> None:
@@ -183,19 +185,10 @@ class Linter:
 
     def check_events(self, kind: str) -> None:
         """Argo Events objects against Hera's event models; a Sensor's Workflows as Workflows."""
-        import hera.events.models as events
-
-        model = getattr(events, kind)
-        body = {k: v for k, v in self.doc.items() if k not in ("apiVersion", "kind")}  # not in Hera's models
         if self.doc.get("apiVersion") != "argoproj.io/v1alpha1":
             self.add("apiVersion", f"{kind} is argoproj.io/v1alpha1")
-        try:
-            model.model_validate(api_form(body, model))
-        except ValidationError as exc:
-            for error in exc.errors():
-                self.add(".".join(str(p) for p in error["loc"]), error["msg"])
-        for path in unknown_fields(body, model, kind):
-            self.add(path.split(".", 1)[1], f"unknown field '{path.rsplit('.', 1)[-1]}'")
+        for path, message in self.events.problems(self.doc):
+            self.add(path, message)
         if kind != "Sensor":
             return
         dependencies = {d.get("name") for d in (self.doc.get("spec") or {}).get("dependencies") or []}
@@ -208,7 +201,7 @@ class Linter:
                     self.add(f"{path}.parameters[{number}].src", f"dependency '{source}' does not exist")
             resource = (workflow.get("source") or {}).get("resource")
             if isinstance(resource, dict):
-                for problem in Linter(self.file, resource).run():
+                for problem in Linter(self.file, resource, self.events).run():
                     self.add(f"{path}.source.resource.{problem.path}", problem.message)
 
     def check_spec(self, spec: dict[str, Any], prefix: str, kind: str) -> None:
@@ -373,23 +366,35 @@ class Linter:
 
 
 def lint_documents(file: str, text: str) -> list[Problem]:
-    try:
-        documents = [d for d in yaml_io.load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        return [Problem(file, "-", f"not valid YAML: {str(exc).splitlines()[0]}")]
-    problems = []
-    for document in documents:
-        if not isinstance(document, dict):
-            problems.append(Problem(file, "-", "a manifest must be a mapping"))
-        else:
-            problems.extend(Linter(file, document).run())
-    return problems
+    return lint_texts([(file, text)])
 
 
 def lint_paths(paths: list[Path]) -> list[Problem]:
     """Lint every YAML file in ``paths`` (files or folders)."""
     files = sorted(p for path in paths for p in ([path] if path.is_file() else path.rglob("*.yaml")))
-    problems = []
-    for file in files:
-        problems.extend(lint_documents(str(file), file.read_text()))
+    return lint_texts([(str(file), file.read_text()) for file in files])
+
+
+def lint_texts(texts: list[tuple[str, str]]) -> list[Problem]:
+    """Lint (file, YAML text) pairs: all are read first, so the event objects can be checked beside."""
+    read: list[tuple[str, list[Any] | Problem]] = []
+    for file, text in texts:
+        try:
+            read.append((file, [d for d in yaml_io.load_all(text) if d is not None]))
+        except yaml.YAMLError as exc:
+            read.append((file, Problem(file, "-", f"not valid YAML: {str(exc).splitlines()[0]}")))
+    events = EventChecks([d for _, documents in read if isinstance(documents, list) for d in documents])
+    problems: list[Problem] = []
+    try:
+        for file, documents in read:
+            if isinstance(documents, Problem):
+                problems.append(documents)
+                continue
+            for document in documents:
+                if not isinstance(document, dict):
+                    problems.append(Problem(file, "-", "a manifest must be a mapping"))
+                else:
+                    problems.extend(Linter(file, document, events).run())
+    finally:
+        events.close()
     return problems

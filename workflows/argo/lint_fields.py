@@ -135,7 +135,7 @@ def kubernetes_unknown_fields(value: Any, type_name: str, path: str) -> list[str
 def model_for(kind: str) -> type[BaseModel]:
     """Hera's model of an Argo Workflows kind, from the copy its events package holds (the same generated
     schema, checked by a test): a lint of the project's manifests then imports one package of models,
-    not two (``hera.workflows`` alone costs 0.7 s, most of a lint)."""
-    from hera.events.models.io.argoproj.workflow import v1alpha1 as m
+    not two (``hera.workflows`` alone costs 0.7 s, most of a lint), and of it the part Argo's kinds need."""
+    from workflows.argo.hera_models import workflow_kinds
 
-    return getattr(m, kind)
+    return getattr(workflow_kinds(), kind)
