@@ -56,3 +56,10 @@ def test_a_running_thread_is_waited_for_before_the_process_ends():
         "end(4)\n"
     )
     assert (done.returncode, done.stdout) == (4, "thread finished\n")
+
+
+def test_the_installed_mlops_command_is_the_one_that_ends_so():
+    from importlib.metadata import entry_points
+
+    (command,) = entry_points(group="console_scripts", name="mlops")
+    assert command.value == "workflows.cli.app:main"

@@ -16,6 +16,7 @@ from workflows.cli import costs as cli_costs
 from workflows.cli import registry as cli_registry
 from workflows.cli import runs as cli_runs
 from workflows.cli import runs_view as cli_runs_view
+from workflows.cli.collector import collector_paused
 from workflows.cli.ending import end
 from workflows.cli.support import contract_errors, err
 
@@ -71,7 +72,9 @@ def compile_command(
     """
     from workflows.pipelines.compile import ROOT, cluster_settings, compile_manifests
 
-    for path in compile_manifests(cluster_settings(), out or ROOT):
+    with collector_paused():
+        written = compile_manifests(cluster_settings(), out or ROOT)
+    for path in written:
         err.print(f"wrote {path}", highlight=False)
 
 
@@ -93,7 +96,8 @@ def lint_command(
     for target in targets:
         if not target.exists():
             raise BadInput(f"{target}: no such file or folder")
-    problems = lint_paths(targets)
+    with collector_paused():
+        problems = lint_paths(targets)
     for problem in problems:
         print(problem)
     if problems:
