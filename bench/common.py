@@ -76,7 +76,8 @@ def run(command: list[str], env: dict[str, str] | None = None, cwd: str | Path |
 
 
 def mlops(*args: str) -> list[str]:
-    return [sys.executable, "-m", "workflows.cli", *args]
+    """The installed ``mlops`` command, as a user (and the Makefile) runs it."""
+    return [str(Path(sys.executable).with_name("mlops")), *args]
 
 
 def step_usage(run_dir: str | Path, task: str) -> dict:
