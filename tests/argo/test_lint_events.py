@@ -103,3 +103,19 @@ def test_no_child_is_forked_beside_other_threads(manifests):
     assert result["forked"] == []
     assert found(result, manifests) == EVENT_PROBLEMS
     assert list(result["imported"].values()) == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ([1, 2], "spec: Input should be a valid dictionary or instance of SensorSpec"),
+        ({"triggers": 5}, "spec.triggers: Input should be a valid list"),
+        ({"triggers": [{"template": "x"}]}, "spec.triggers.0.template: Input should be a valid dictionary"),
+    ],
+)
+def test_a_sensor_of_the_wrong_shape_is_a_problem_named_not_a_crash(spec, problem):
+    from workflows.argo.lint import lint_documents
+
+    sensor = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Sensor", "metadata": {"name": "s"}, "spec": spec}
+    found = [f"{p.path}: {p.message}" for p in lint_documents("sensor.yaml", yaml.safe_dump(sensor))]
+    assert any(line.startswith(problem) for line in found), found

@@ -40,14 +40,22 @@ def model_problems(document: dict[str, Any]) -> Found:
     return found
 
 
-def starts_workflows(document: dict[str, Any]) -> bool:
-    """A Sensor whose trigger holds a Workflow: lint checks that Workflow with Argo's models."""
-    triggers = (document.get("spec") or {}).get("triggers") or []
-    return any(
-        isinstance(((t.get("template") or {}).get("argoWorkflow") or {}).get("source"), dict)
-        for t in triggers
-        if isinstance(t, dict)
-    )
+def started_workflow(trigger: Any) -> dict[str, Any] | None:
+    """The Workflow a Sensor's trigger holds whole (``template.argoWorkflow.source.resource``), which
+    lint checks with Argo's models as a Workflow; None for any other trigger, of any shape."""
+    found = trigger
+    for key in ("template", "argoWorkflow", "source", "resource"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def needs_workflow_models(document: dict[str, Any]) -> bool:
+    """An Argo Workflows kind, or a Sensor that holds one (any shape: lint reports a wrong one)."""
+    if document.get("kind") in WORKFLOW_KINDS:
+        return True
+    spec = document.get("spec")
+    triggers = spec.get("triggers") if document.get("kind") == "Sensor" and isinstance(spec, dict) else None
+    return isinstance(triggers, list) and any(started_workflow(t) is not None for t in triggers)
 
 
 class EventChecks:
@@ -59,20 +67,18 @@ class EventChecks:
         self.position = {id(d): i for i, d in enumerate(self.events)}
         self.found: list[Found] | None = None
         self.child: tuple[int, int] | None = None  # (pid, the pipe it writes its answer to)
-        workflows = any(
-            isinstance(d, dict) and (d.get("kind") in WORKFLOW_KINDS or starts_workflows(d))
-            for d in documents
-        )
+        workflows = any(isinstance(d, dict) and needs_workflow_models(d) for d in documents)
         if self.events and workflows and _can_fork():
             self.child = _begin(self.events)
 
     def problems(self, document: dict[str, Any]) -> Found:
         index = self.position.get(id(document))
-        if index is None or (self.child is None and self.found is None):
+        if index is None:  # a document that was not among the lint's (a caller's own Linter)
             return model_problems(document)
         if self.found is None:
-            self.found = _answer(*self.child) or [model_problems(d) for d in self.events]
+            answer = _answer(*self.child) if self.child is not None else None
             self.child = None
+            self.found = answer or [model_problems(d) for d in self.events]
         return self.found[index]
 
     def close(self) -> None:
